@@ -1,0 +1,126 @@
+//! The attributes' own arguments, and finding our attributes among the others on a fn.
+
+use proc_macro2::TokenStream;
+use syn::ext::IdentExt;
+use syn::parse::{Parse, ParseStream, Parser};
+use syn::{Attribute, Ident, LitStr, Token};
+
+pub const METRICS: &str = "prometheus_metrics";
+pub const AUTHENTICATED: &str = "authenticated";
+
+/// Whether `attr` is ours, written bare or by path (`#[metrics_runtime::authenticated]`).
+pub fn is(attr: &Attribute, name: &str) -> bool {
+    attr.path()
+        .segments
+        .last()
+        .is_some_and(|last| last.ident == name)
+}
+
+/// Arguments of `#[prometheus_metrics(...)]`.
+#[derive(Default)]
+pub struct MetricsArgs {
+    /// `handler = "..."`: replaces the derived `handler` label.
+    pub handler: Option<LitStr>,
+    /// How the attribute was named when `#[authenticated]` expands it: the user's import of it
+    /// must still count as used.
+    pub written_as: Option<syn::Path>,
+}
+
+impl MetricsArgs {
+    pub fn parse(tokens: TokenStream) -> syn::Result<Self> {
+        let mut args = MetricsArgs::default();
+        let parser = syn::meta::parser(|meta| {
+            if meta.path.is_ident("handler") {
+                if args.handler.is_some() {
+                    return Err(meta.error("`handler` is given twice; keep one"));
+                }
+                let value = meta.value()?;
+                let handler: LitStr = value.parse().map_err(|error| {
+                    syn::Error::new(
+                        error.span(),
+                        "expected the handler label as a string, like `handler = \"instances_get\"`",
+                    )
+                })?;
+                validate_label(&handler)?;
+                args.handler = Some(handler);
+                Ok(())
+            } else {
+                Err(meta.error(
+                    "unknown argument of `#[prometheus_metrics]`; the one it takes is \
+                     `handler = \"label\"`",
+                ))
+            }
+        });
+        parser.parse2(tokens)?;
+        Ok(args)
+    }
+
+    /// Arguments of an attribute found on the item: `#[prometheus_metrics]` has none.
+    pub fn from_attr(attr: &Attribute) -> syn::Result<Self> {
+        let args = match &attr.meta {
+            syn::Meta::Path(_) => MetricsArgs::default(),
+            syn::Meta::List(list) => MetricsArgs::parse(list.tokens.clone())?,
+            syn::Meta::NameValue(name_value) => {
+                return Err(syn::Error::new_spanned(
+                    &name_value.value,
+                    "expected `#[prometheus_metrics]` or `#[prometheus_metrics(handler = \"label\")]`",
+                ));
+            }
+        };
+        Ok(MetricsArgs {
+            written_as: Some(attr.path().clone()),
+            ..args
+        })
+    }
+}
+
+/// A label value must be printable: it ends up in every scrape and every dashboard.
+fn validate_label(handler: &LitStr) -> syn::Result<()> {
+    let value = handler.value();
+    let problem = if value.trim().is_empty() {
+        "the handler label is empty"
+    } else if value.chars().any(char::is_control) {
+        "the handler label contains a control character (newline, tab, ...)"
+    } else if value.trim() != value {
+        "the handler label starts or ends with whitespace"
+    } else if value.len() > 128 {
+        "the handler label is longer than 128 bytes"
+    } else {
+        return Ok(());
+    };
+    Err(syn::Error::new(
+        handler.span(),
+        format!("{problem}; use a short printable name like \"instances_get\""),
+    ))
+}
+
+/// Arguments of `#[authenticated(...)]`: the parameter to check, if not the default.
+pub struct AuthArgs {
+    pub param: Option<Ident>,
+}
+
+impl Parse for AuthArgs {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        if input.is_empty() {
+            return Ok(AuthArgs { param: None });
+        }
+        if !input.peek(Ident::peek_any) {
+            return Err(input.error(
+                "expected the name of the parameter to check, like `#[authenticated(request)]`",
+            ));
+        }
+        let param = Ident::parse_any(input)?;
+        if input.peek(Token![=]) {
+            return Err(input.error(
+                "`#[authenticated]` takes a parameter name only, like `#[authenticated(request)]`",
+            ));
+        }
+        if !input.is_empty() {
+            return Err(input.error(
+                "`#[authenticated]` checks one parameter; name only one, like \
+                 `#[authenticated(request)]`",
+            ));
+        }
+        Ok(AuthArgs { param: Some(param) })
+    }
+}

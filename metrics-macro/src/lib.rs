@@ -1,0 +1,31 @@
+//! The attribute macros of `metrics-runtime`. Depend on `metrics-runtime` and use them from
+//! there: the generated code refers to `::metrics_runtime`.
+
+mod ast;
+mod attr;
+mod expand;
+mod valid;
+
+use proc_macro::TokenStream;
+
+/// Counts, times and tracks a handler: `requests_total`, `request_latency_seconds`,
+/// `requests_in_flight` and `request_errors_total`, labelled `handler` and `module`.
+///
+/// The `handler` label is the fn name, or `Type::method` for a method with a `self` receiver;
+/// `#[prometheus_metrics(handler = "label")]` sets it. Put `#[authenticated]` *above* it so
+/// that only authenticated calls are measured.
+#[proc_macro_attribute]
+pub fn prometheus_metrics(args: TokenStream, input: TokenStream) -> TokenStream {
+    expand::prometheus_metrics(args.into(), input.into()).into()
+}
+
+/// Checks `self` (or the first parameter, or the one named: `#[authenticated(request)]`) with
+/// `metrics_runtime::Authenticate` before the handler body runs, and returns the rejection if
+/// the check fails: `Err(rejection.into())` for a fn returning a `Result`, else
+/// `rejection.into()`.
+///
+/// Above `#[prometheus_metrics]`, rejected calls are not counted, timed or ever in flight.
+#[proc_macro_attribute]
+pub fn authenticated(args: TokenStream, input: TokenStream) -> TokenStream {
+    expand::authenticated(args.into(), input.into()).into()
+}

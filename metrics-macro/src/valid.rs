@@ -1,0 +1,186 @@
+//! Checks that need the whole fn: where the attributes are, which parameter to authenticate.
+
+use proc_macro2::{Span, TokenStream};
+use quote::ToTokens;
+use syn::{FnArg, Ident, Pat, Signature};
+
+use crate::ast::Handler;
+use crate::attr::{self, AUTHENTICATED, AuthArgs, METRICS, MetricsArgs};
+
+/// What to generate for one fn.
+pub struct Plan {
+    pub handler: Handler,
+    pub auth: Option<AuthTarget>,
+    pub metrics: Option<MetricsArgs>,
+}
+
+/// The value `#[authenticated]` checks: `self` or a parameter binding, with its own span.
+pub struct AuthTarget {
+    pub value: TokenStream,
+}
+
+pub fn metrics_plan(args: TokenStream, handler: Handler) -> syn::Result<Plan> {
+    reject_const(&handler.sig, METRICS)?;
+    if let Some(below) = handler.ours.first() {
+        if attr::is(below, AUTHENTICATED) {
+            return Err(syn::Error::new_spanned(
+                below,
+                "`#[authenticated]` must be written above `#[prometheus_metrics]`: attributes \
+                 run top-down, and in this order calls that authentication rejects would be \
+                 counted and timed\n\
+                 help: write `#[authenticated]` first, then `#[prometheus_metrics]`",
+            ));
+        }
+        return Err(duplicate(below, METRICS));
+    }
+    let metrics = MetricsArgs::parse(args)?;
+    Ok(Plan {
+        handler,
+        auth: None,
+        metrics: Some(metrics),
+    })
+}
+
+pub fn authenticated_plan(args: TokenStream, handler: Handler) -> syn::Result<Plan> {
+    reject_const(&handler.sig, AUTHENTICATED)?;
+    let args: AuthArgs = syn::parse2(args)?;
+    // The metrics attribute below is expanded here, after the check, so that authentication
+    // runs first although rustc expands the upper attribute first.
+    let mut metrics = None;
+    for below in &handler.ours {
+        if attr::is(below, AUTHENTICATED) || metrics.is_some() {
+            let name = if attr::is(below, AUTHENTICATED) {
+                AUTHENTICATED
+            } else {
+                METRICS
+            };
+            return Err(duplicate(below, name));
+        }
+        metrics = Some(MetricsArgs::from_attr(below)?);
+    }
+    let auth = AuthTarget::resolve(&handler.sig, args)?;
+    Ok(Plan {
+        handler,
+        auth: Some(auth),
+        metrics,
+    })
+}
+
+fn duplicate(attr: &syn::Attribute, name: &str) -> syn::Error {
+    syn::Error::new_spanned(
+        attr,
+        format!("`#[{name}]` is given twice on this fn; keep one"),
+    )
+}
+
+fn reject_const(sig: &Signature, name: &str) -> syn::Result<()> {
+    match &sig.constness {
+        Some(constness) => Err(syn::Error::new_spanned(
+            constness,
+            format!(
+                "`#[{name}]` cannot be used on a `const fn`: it reads the clock and updates \
+                 metrics, which const evaluation cannot do; remove `const`"
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+impl AuthTarget {
+    fn resolve(sig: &Signature, args: AuthArgs) -> syn::Result<Self> {
+        let receiver = sig.receiver().map(|receiver| receiver.self_token);
+        let Some(name) = args.param else {
+            return Self::default_target(sig, receiver);
+        };
+        if name == "self" {
+            return match receiver {
+                Some(self_token) => Ok(AuthTarget::of(self_token)),
+                None => Err(syn::Error::new_spanned(
+                    &name,
+                    format!("`{}` has no `self` parameter to check", sig.ident),
+                )),
+            };
+        }
+        let found = sig.inputs.iter().find_map(|input| match input {
+            FnArg::Typed(typed) => binding(&typed.pat, &name),
+            FnArg::Receiver(_) => None,
+        });
+        match found {
+            Some(binding) => Ok(AuthTarget::of(binding)),
+            None => Err(syn::Error::new_spanned(
+                &name,
+                format!(
+                    "`{}` has no parameter named `{name}`{}",
+                    sig.ident,
+                    parameter_list(sig)
+                ),
+            )),
+        }
+    }
+
+    fn default_target(sig: &Signature, receiver: Option<syn::Token![self]>) -> syn::Result<Self> {
+        if let Some(self_token) = receiver {
+            return Ok(AuthTarget::of(self_token));
+        }
+        match sig.inputs.first() {
+            Some(FnArg::Typed(first)) => match &*first.pat {
+                Pat::Ident(ident) if ident.subpat.is_none() => Ok(AuthTarget::of(&ident.ident)),
+                pattern => Err(syn::Error::new_spanned(
+                    pattern,
+                    "`#[authenticated]` checks the first parameter, but it is a pattern; name \
+                     the binding to check, like `#[authenticated(token)]`",
+                )),
+            },
+            _ => Err(syn::Error::new(
+                Span::call_site(),
+                format!(
+                    "`#[authenticated]` needs a value to check, but `{}` has no parameters: add a \
+                     `&self` receiver or a parameter whose type implements \
+                     `metrics_runtime::Authenticate`",
+                    sig.ident
+                ),
+            )),
+        }
+    }
+
+    fn of(value: impl ToTokens) -> Self {
+        AuthTarget {
+            value: value.into_token_stream(),
+        }
+    }
+}
+
+/// The binding called `name` anywhere in a parameter pattern (`State(app): State<App>` binds `app`).
+fn binding<'a>(pat: &'a Pat, name: &Ident) -> Option<&'a Ident> {
+    match pat {
+        Pat::Ident(ident) if ident.ident == *name => Some(&ident.ident),
+        Pat::Ident(ident) => ident
+            .subpat
+            .as_ref()
+            .and_then(|(_, sub)| binding(sub, name)),
+        Pat::Tuple(tuple) => tuple.elems.iter().find_map(|p| binding(p, name)),
+        Pat::TupleStruct(tuple) => tuple.elems.iter().find_map(|p| binding(p, name)),
+        Pat::Struct(s) => s.fields.iter().find_map(|field| binding(&field.pat, name)),
+        Pat::Reference(reference) => binding(&reference.pat, name),
+        Pat::Paren(paren) => binding(&paren.pat, name),
+        Pat::Slice(slice) => slice.elems.iter().find_map(|p| binding(p, name)),
+        Pat::Type(typed) => binding(&typed.pat, name),
+        _ => None,
+    }
+}
+
+fn parameter_list(sig: &Signature) -> String {
+    let names: Vec<String> = sig
+        .inputs
+        .iter()
+        .map(|input| match input {
+            FnArg::Receiver(_) => "self".to_owned(),
+            FnArg::Typed(typed) => typed.pat.to_token_stream().to_string(),
+        })
+        .collect();
+    if names.is_empty() {
+        "; it has no parameters".to_owned()
+    } else {
+        format!("; its parameters are: {}", names.join(", "))
+    }
+}

@@ -1,0 +1,261 @@
+use std::fmt;
+
+use prometheus::Registry;
+
+use crate::state;
+
+/// Start-up configuration: metric namespace, histogram buckets and registry.
+///
+/// Install it once, before any handler runs and before the first [`gather`](crate::gather);
+/// without it the runtime uses [`Config::new`]'s defaults.
+///
+/// ```
+/// use metrics_runtime::Config;
+///
+/// Config::new()
+///     .namespace("rucio_jupyterlab")
+///     .buckets(vec![0.001, 0.01, 0.1, 1.0])
+///     .install()
+///     .expect("first and only installation");
+///
+/// // A second installation is an error value, never a panic or a silent no-op.
+/// assert!(Config::new().install().is_err());
+/// ```
+#[derive(Clone, Debug)]
+#[must_use = "a Config does nothing until .install() is called"]
+pub struct Config {
+    namespace: String,
+    buckets: Vec<f64>,
+    registry: Option<Registry>,
+    process_metrics: bool,
+}
+
+/// The default namespace: metric names start with `handler_`.
+pub const DEFAULT_NAMESPACE: &str = "handler";
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            namespace: DEFAULT_NAMESPACE.to_owned(),
+            buckets: prometheus::DEFAULT_BUCKETS.to_vec(),
+            registry: None,
+            process_metrics: true,
+        }
+    }
+}
+
+impl Config {
+    /// Namespace `handler`, the prometheus crate's default buckets (5 ms to 10 s), the default
+    /// registry and process metrics.
+    pub fn new() -> Self {
+        Config::default()
+    }
+
+    /// Prefix of every metric name: `rucio_jupyterlab` gives `rucio_jupyterlab_requests_total`.
+    /// Must match `[a-zA-Z_][a-zA-Z0-9_]*`.
+    pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.namespace = namespace.into();
+        self
+    }
+
+    /// Upper bounds of the latency histogram in seconds: finite, positive and strictly
+    /// increasing. The `+Inf` bucket is always added.
+    pub fn buckets(mut self, buckets: impl Into<Vec<f64>>) -> Self {
+        self.buckets = buckets.into();
+        self
+    }
+
+    /// The registry the handler metrics join and [`gather`](crate::gather) renders
+    /// (default: `prometheus::default_registry()`).
+    pub fn registry(mut self, registry: Registry) -> Self {
+        self.registry = Some(registry);
+        self
+    }
+
+    /// Whether to add the `process_*` metrics (CPU, memory, file descriptors; Linux only) to a
+    /// registry given with [`Config::registry`]. On by default, as in the Python client; the
+    /// default registry always has them.
+    pub fn process_metrics(mut self, enabled: bool) -> Self {
+        self.process_metrics = enabled;
+        self
+    }
+
+    /// Validates the configuration and makes it the one the process uses.
+    pub fn install(self) -> Result<(), ConfigError> {
+        state::install(self.validate()?)
+    }
+
+    fn validate(self) -> Result<Settings, ConfigError> {
+        validate_namespace(&self.namespace)?;
+        validate_buckets(&self.buckets)?;
+        Ok(Settings {
+            namespace: self.namespace,
+            buckets: self.buckets,
+            registry: self
+                .registry
+                .unwrap_or_else(|| prometheus::default_registry().clone()),
+            process_metrics: self.process_metrics,
+        })
+    }
+}
+
+/// A configuration that passed validation.
+pub(crate) struct Settings {
+    pub(crate) namespace: String,
+    pub(crate) buckets: Vec<f64>,
+    pub(crate) registry: Registry,
+    pub(crate) process_metrics: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Config::default()
+            .validate()
+            .expect("the default configuration is valid")
+    }
+}
+
+fn validate_namespace(namespace: &str) -> Result<(), ConfigError> {
+    let invalid = |reason| ConfigError::InvalidNamespace {
+        namespace: namespace.to_owned(),
+        reason,
+    };
+    let mut chars = namespace.chars();
+    match chars.next() {
+        None => return Err(invalid("it is empty")),
+        Some(first) if first.is_ascii_digit() => return Err(invalid("it starts with a digit")),
+        Some(_) => {}
+    }
+    if namespace
+        .chars()
+        .any(|c| !(c.is_ascii_alphanumeric() || c == '_'))
+    {
+        return Err(invalid(
+            "it may contain only ASCII letters, digits and underscores",
+        ));
+    }
+    if namespace.starts_with("__") {
+        return Err(invalid(
+            "names starting with `__` are reserved by Prometheus",
+        ));
+    }
+    Ok(())
+}
+
+fn validate_buckets(buckets: &[f64]) -> Result<(), ConfigError> {
+    if buckets.is_empty() {
+        return Err(ConfigError::EmptyBuckets);
+    }
+    for (index, &bound) in buckets.iter().enumerate() {
+        if !bound.is_finite() || bound <= 0.0 {
+            return Err(ConfigError::InvalidBucket { index, bound });
+        }
+        if index > 0 && bound <= buckets[index - 1] {
+            return Err(ConfigError::BucketsNotIncreasing {
+                index,
+                previous: buckets[index - 1],
+                bound,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Why [`Config::install`] refused a configuration.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The namespace is not a valid metric name prefix.
+    InvalidNamespace {
+        /// The namespace as given.
+        namespace: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// No bucket bounds were given.
+    EmptyBuckets,
+    /// A bucket bound is NaN, infinite, zero or negative.
+    InvalidBucket {
+        /// Position in the list.
+        index: usize,
+        /// The bound as given.
+        bound: f64,
+    },
+    /// A bucket bound is not greater than the one before it.
+    BucketsNotIncreasing {
+        /// Position in the list.
+        index: usize,
+        /// The bound before it.
+        previous: f64,
+        /// The bound as given.
+        bound: f64,
+    },
+    /// `install` was already called successfully.
+    AlreadyInstalled,
+    /// Metrics were already created with the default configuration: a handler ran or
+    /// `gather()` was called before `install`.
+    AlreadyInUse,
+    /// The registry already has a metric with one of the names this configuration creates.
+    NameClash {
+        /// The metric name that is taken.
+        name: String,
+        /// How to resolve it.
+        hint: &'static str,
+        /// The registry's error.
+        source: prometheus::Error,
+    },
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::InvalidNamespace { namespace, reason } => {
+                write!(f, "invalid metric namespace {namespace:?}: {reason}")
+            }
+            ConfigError::EmptyBuckets => {
+                write!(
+                    f,
+                    "histogram buckets are empty: give at least one upper bound"
+                )
+            }
+            ConfigError::InvalidBucket { index, bound } => write!(
+                f,
+                "histogram bucket {index} is {bound}: bounds must be finite and greater than 0 \
+                 (the +Inf bucket is always added)"
+            ),
+            ConfigError::BucketsNotIncreasing {
+                index,
+                previous,
+                bound,
+            } => write!(
+                f,
+                "histogram buckets must be strictly increasing, but bucket {index} ({bound}) \
+                 follows {previous}"
+            ),
+            ConfigError::AlreadyInstalled => {
+                write!(
+                    f,
+                    "metrics_runtime::Config was already installed; install it once"
+                )
+            }
+            ConfigError::AlreadyInUse => write!(
+                f,
+                "handler metrics are already in use with the default configuration (a handler \
+                 ran or gather() was called); install the Config at start-up, before either"
+            ),
+            ConfigError::NameClash { name, hint, .. } => write!(
+                f,
+                "the registry already has a metric named `{name}`: {hint}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ConfigError::NameClash { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}

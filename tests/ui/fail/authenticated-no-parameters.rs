@@ -1,0 +1,7 @@
+use metrics_runtime::{authenticated, prometheus_metrics};
+
+#[authenticated]
+#[prometheus_metrics]
+fn purge_cache() {}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use metrics_runtime::authenticated;
+
+#[authenticated(self)]
+fn get_instances(token: &str) {
+    let _ = token;
+}
+
+fn main() {}

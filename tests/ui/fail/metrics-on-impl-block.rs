@@ -1,0 +1,10 @@
+use metrics_runtime::prometheus_metrics;
+
+struct InstancesHandler;
+
+#[prometheus_metrics]
+impl InstancesHandler {
+    fn get(&self) {}
+}
+
+fn main() {}
