@@ -127,7 +127,7 @@ fn never_authenticated(request: &Request) -> Result<(), ApiError> {
 }
 
 #[test]
-fn a_handler_only_ever_rejected_has_no_series() {
+fn a_handler_only_ever_rejected_stays_at_zero() {
     for _ in 0..3 {
         let rejected = Request::new("nope", "never_authenticated");
         assert_eq!(never_authenticated(&rejected), Err(ApiError::Forbidden));
@@ -138,8 +138,13 @@ fn a_handler_only_ever_rejected_has_no_series() {
         "handler_request_errors_total",
         "handler_requests_in_flight",
         "handler_request_latency_seconds_count",
+        "handler_request_latency_seconds_sum",
     ] {
-        assert_eq!(scrape.find(family, "never_authenticated"), None, "{family}");
+        assert_eq!(
+            scrape.find(family, "never_authenticated"),
+            Some(0.0),
+            "{family}"
+        );
     }
 }
 

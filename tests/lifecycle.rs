@@ -113,8 +113,13 @@ async fn never_polled() {}
 fn a_future_that_is_never_polled_is_not_counted() {
     drop(never_polled());
     assert_eq!(
+        HandlerValues::of("never_polled"),
+        HandlerValues::default(),
+        "listed at 0, never counted"
+    );
+    assert_eq!(
         Scrape::take().find("handler_requests_total", "never_polled"),
-        None
+        Some(0.0)
     );
 }
 

@@ -21,6 +21,8 @@ pub fn is(attr: &Attribute, name: &str) -> bool {
 pub struct MetricsArgs {
     /// `handler = "..."`: replaces the derived `handler` label.
     pub handler: Option<LitStr>,
+    /// `skip`: deliberately not measured; the fn is only listed as such.
+    pub skip: Option<Ident>,
     /// How the attribute was named when `#[authenticated]` expands it: the user's import of it
     /// must still count as used.
     pub written_as: Option<syn::Path>,
@@ -44,14 +46,26 @@ impl MetricsArgs {
                 validate_label(&handler)?;
                 args.handler = Some(handler);
                 Ok(())
+            } else if meta.path.is_ident("skip") {
+                if args.skip.is_some() {
+                    return Err(meta.error("`skip` is given twice; keep one"));
+                }
+                args.skip = meta.path.get_ident().cloned();
+                Ok(())
             } else {
                 Err(meta.error(
-                    "unknown argument of `#[prometheus_metrics]`; the one it takes is \
-                     `handler = \"label\"`",
+                    "unknown argument of `#[prometheus_metrics]`; it takes \
+                     `handler = \"label\"` or `skip`",
                 ))
             }
         });
         parser.parse2(tokens)?;
+        if let (Some(skip), Some(_)) = (&args.skip, &args.handler) {
+            return Err(syn::Error::new_spanned(
+                skip,
+                "`skip` leaves the fn unmeasured, so it has no `handler` label; remove one of them",
+            ));
+        }
         Ok(args)
     }
 

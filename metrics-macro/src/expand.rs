@@ -51,9 +51,12 @@ fn generate(plan: Plan) -> TokenStream {
         auth,
         metrics,
     } = plan;
+    let skipped = metrics
+        .as_ref()
+        .is_some_and(|metrics| metrics.skip.is_some());
     let instrument = Instrument {
         auth: auth.as_ref(),
-        metrics: metrics.as_ref(),
+        metrics: metrics.as_ref().filter(|_| !skipped),
         handler: &handler,
     };
     let body = match handler.async_trait_body() {
@@ -83,10 +86,15 @@ fn generate(plan: Plan) -> TokenStream {
         .as_ref()
         .and_then(|metrics| metrics.written_as.as_ref())
         .map(|path| quote!(#[allow(unused_imports)] use #path as _;));
+    // An instrumented fn registers next to its call site (see `enter`).
+    let registration = instrument
+        .metrics
+        .is_none()
+        .then(|| instrument.registration(None, skipped));
     let Handler {
         attrs, vis, sig, ..
     } = &handler;
-    quote!(#(#attrs)* #vis #sig { #use_attribute #body })
+    quote!(#(#attrs)* #vis #sig { #use_attribute #registration #body })
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -159,18 +167,46 @@ impl Instrument<'_> {
             ),
         };
         let label = label.trim_start_matches("r#");
+        let call_site = quote!(CALL_SITE);
+        let registration = self.registration(Some(&call_site), false);
         quote! {{
-            static CALL_SITE: #private::CallSite =
+            static #call_site: #private::CallSite =
                 #private::CallSite::#constructor(#label, ::core::module_path!());
-            CALL_SITE.enter(#self_type)
+            #registration
+            #call_site.enter(#self_type)
         }}
+    }
+
+    /// Lists the fn in `metrics_runtime::handlers()` before `main` runs.
+    fn registration(&self, call_site: Option<&TokenStream>, skipped: bool) -> TokenStream {
+        let private = quote!(::metrics_runtime::__private);
+        let ident = &self.handler.sig.ident;
+        let name = ident.to_string();
+        let name = name.trim_start_matches("r#");
+        let site = match call_site {
+            Some(site) => quote!(::core::option::Option::Some(&#site)),
+            None => quote!(::core::option::Option::None),
+        };
+        let authenticated = self.auth.is_some();
+        let location = quote_spanned!(ident.span()=> ::core::file!(), ::core::line!());
+        quote! {
+            #private::inventory::submit! {
+                #private::Registration::new(
+                    #site, #name, ::core::module_path!(), #location, #authenticated, #skipped,
+                )
+            }
+        }
     }
 }
 
 /// Returns early with the rejection when the target does not authenticate.
 fn authenticate(target: &AuthTarget, output: Option<&Type>) -> TokenStream {
     let value = &target.value;
-    let value_span = value.clone().into_iter().next().map_or_else(Span::call_site, |t| t.span());
+    let value_span = value
+        .clone()
+        .into_iter()
+        .next()
+        .map_or_else(Span::call_site, |t| t.span());
     let rejection = format_ident!("__metrics_rejection", span = Span::mixed_site());
     let reject = if output.is_some_and(is_result) {
         quote!(::core::result::Result::Err(::core::convert::Into::into(#rejection)))

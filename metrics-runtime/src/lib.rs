@@ -20,11 +20,13 @@
 #![deny(missing_docs)]
 
 mod auth;
+mod catalog;
 mod config;
 mod site;
 mod state;
 
 pub use auth::Authenticate;
+pub use catalog::{HandlerInfo, Measured, handlers, handlers_without_metrics};
 pub use config::{Config, ConfigError, DEFAULT_NAMESPACE};
 pub use metrics_macro::{authenticated, prometheus_metrics};
 /// The prometheus crate this runtime uses, for building a [`Registry`](prometheus::Registry) to
@@ -43,6 +45,9 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 ///
 /// Serve it from the server's one `/metrics` route with [`CONTENT_TYPE`].
 pub fn gather() -> String {
+    static KNOWN_SERIES: std::sync::Once = std::sync::Once::new();
+    // Every handler is visible from the first scrape, at 0, not only after its first call.
+    KNOWN_SERIES.call_once(catalog::create_known_series);
     let families = state::runtime().registry.gather();
     let mut exposition = String::new();
     if let Err(error) = prometheus::TextEncoder::new().encode_utf8(&families, &mut exposition) {

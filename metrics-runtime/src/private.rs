@@ -1,6 +1,8 @@
 //! What macro expansions name. Not public API: may change in any release.
 
+pub use crate::catalog::Registration;
 pub use crate::site::{CallSite, Guard};
+pub use inventory;
 
 /// Runs a handler body as a closure, so `return` and `?` inside it end the body, not the
 /// instrumented fn. `FnOnce` lets the body move out of, or return borrows of, what it captured.

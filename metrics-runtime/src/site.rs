@@ -178,6 +178,20 @@ impl CallSite {
         }
     }
 
+    /// The `handler` label, if known without calling the fn.
+    pub(crate) fn label(&self) -> Option<String> {
+        match self.state.get() {
+            Some(state) => Some(state.handler.clone()),
+            None => (!self.qualify_with_self_type).then(|| self.handler.to_owned()),
+        }
+    }
+
+    pub(crate) fn create_series_if_label_known(&'static self) {
+        if !self.qualify_with_self_type {
+            self.resolve(crate::__private::no_self_type);
+        }
+    }
+
     #[cold]
     #[inline(never)]
     fn resolve(&'static self, self_type: fn() -> &'static str) -> &'static SiteState {

@@ -1,0 +1,149 @@
+//! The link-time list of handlers: every `#[prometheus_metrics]` and `#[authenticated]` fn
+//! registers itself before `main`, so the first scrape can show every series at 0 and a test can
+//! find handlers that were never instrumented.
+
+use crate::site::CallSite;
+
+/// One fn carrying our attributes, as the macros register it. Not public API.
+#[doc(hidden)]
+pub struct Registration {
+    site: Option<&'static CallSite>,
+    name: &'static str,
+    module: &'static str,
+    file: &'static str,
+    line: u32,
+    authenticated: bool,
+    skipped: bool,
+}
+
+impl Registration {
+    /// `site` is the call site of an instrumented fn, `None` for one without metrics.
+    pub const fn new(
+        site: Option<&'static CallSite>,
+        name: &'static str,
+        module: &'static str,
+        file: &'static str,
+        line: u32,
+        authenticated: bool,
+        skipped: bool,
+    ) -> Self {
+        Registration {
+            site,
+            name,
+            module,
+            file,
+            line,
+            authenticated,
+            skipped,
+        }
+    }
+}
+
+inventory::collect!(Registration);
+
+/// Whether a handler is measured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Measured {
+    /// It carries `#[prometheus_metrics]`.
+    Yes,
+    /// It carries `#[prometheus_metrics(skip)]`: deliberately not measured.
+    Skipped,
+    /// It carries `#[authenticated]` only.
+    No,
+}
+
+/// A handler found at link time: see [`handlers`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HandlerInfo {
+    /// The `handler` label of its series. `None` when it is not measured, and for a method whose
+    /// label derives from `Self` until its first call (Rust cannot name `Self` at link time; give
+    /// `#[prometheus_metrics(handler = "…")]` to know it from the start).
+    pub label: Option<String>,
+    /// The fn's name.
+    pub name: &'static str,
+    /// `module_path!()` of the fn: its `module` label.
+    pub module: &'static str,
+    /// Source file of the fn.
+    pub file: &'static str,
+    /// Line of the fn's name in `file`.
+    pub line: u32,
+    /// Whether `#[authenticated]` guards it.
+    pub authenticated: bool,
+    /// Whether it is measured.
+    pub measured: Measured,
+}
+
+/// Every fn in the program that carries `#[prometheus_metrics]` or `#[authenticated]`, sorted by
+/// module, file and line.
+///
+/// ```
+/// use metrics_runtime::{Measured, handlers, prometheus_metrics};
+///
+/// #[prometheus_metrics]
+/// fn list_rses() {}
+///
+/// let found = handlers();
+/// let rses = found.iter().find(|h| h.name == "list_rses").unwrap();
+/// assert_eq!(rses.label.as_deref(), Some("list_rses"));
+/// assert_eq!(rses.measured, Measured::Yes);
+/// assert!(!rses.authenticated);
+/// ```
+pub fn handlers() -> Vec<HandlerInfo> {
+    let mut found: Vec<HandlerInfo> = inventory::iter::<Registration>
+        .into_iter()
+        .map(|registration| HandlerInfo {
+            label: registration.site.and_then(CallSite::label),
+            name: registration.name,
+            module: registration.module,
+            file: registration.file,
+            line: registration.line,
+            authenticated: registration.authenticated,
+            measured: match (registration.site, registration.skipped) {
+                (Some(_), _) => Measured::Yes,
+                (None, true) => Measured::Skipped,
+                (None, false) => Measured::No,
+            },
+        })
+        .collect();
+    found.sort_by(|a, b| (a.module, a.file, a.line).cmp(&(b.module, b.file, b.line)));
+    found
+}
+
+/// The handlers that carry `#[authenticated]` but neither `#[prometheus_metrics]` nor
+/// `#[prometheus_metrics(skip)]`: put `assert!(handlers_without_metrics().is_empty())` in a test
+/// so that a handler nobody decided about fails it instead of going unmeasured.
+///
+/// ```
+/// use metrics_runtime::{Authenticate, authenticated, handlers_without_metrics, prometheus_metrics};
+///
+/// struct Token;
+/// impl Authenticate for Token {
+///     type Rejection = ();
+///     fn authenticate(&self) -> Result<(), ()> { Ok(()) }
+/// }
+///
+/// #[authenticated]
+/// #[prometheus_metrics(skip)] // decided: not worth measuring
+/// fn oidc_auth_check(token: &Token) {}
+///
+/// #[authenticated]
+/// fn forgotten(token: &Token) {}
+///
+/// let missing: Vec<_> = handlers_without_metrics().iter().map(|h| h.name).collect();
+/// assert_eq!(missing, ["forgotten"]);
+/// ```
+pub fn handlers_without_metrics() -> Vec<HandlerInfo> {
+    handlers()
+        .into_iter()
+        .filter(|handler| handler.authenticated && handler.measured == Measured::No)
+        .collect()
+}
+
+/// Creates the series of every instrumented fn whose labels are known, at 0.
+pub(crate) fn create_known_series() {
+    for registration in inventory::iter::<Registration> {
+        if let Some(site) = registration.site {
+            site.create_series_if_label_known();
+        }
+    }
+}
