@@ -5,7 +5,6 @@
 //! line. `gather()` folds the shards into exact totals.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::time::Instant;
 
 use once_cell::sync::OnceCell;
 
@@ -29,6 +28,7 @@ pub(crate) struct SiteState {
     pub(crate) module: &'static str,
     /// Bucket upper bounds in nanoseconds, without the implicit `+Inf`.
     bounds_nanos: Box<[u64]>,
+    clock: &'static quanta::Clock,
     lines: Box<[Line]>,
     lines_per_shard: usize,
     shard_mask: usize,
@@ -49,6 +49,7 @@ impl SiteState {
         handler: String,
         site: &'static CallSite,
         bounds_nanos: Box<[u64]>,
+        clock: &'static quanta::Clock,
         shards: usize,
     ) -> Self {
         debug_assert!(shards.is_power_of_two());
@@ -61,6 +62,7 @@ impl SiteState {
             handler,
             module: site.module,
             bounds_nanos,
+            clock,
             lines,
             lines_per_shard,
             shard_mask: shards - 1,
@@ -173,7 +175,7 @@ impl CallSite {
         Guard {
             state,
             shard,
-            start: Instant::now(),
+            start: state.clock.raw(),
             outcome: None,
         }
     }
@@ -233,7 +235,8 @@ fn thread_shard() -> usize {
 pub struct Guard {
     state: &'static SiteState,
     shard: usize,
-    start: Instant,
+    /// Raw clock reading (TSC ticks where the TSC is invariant); scaled once, at the end.
+    start: u64,
     /// `Some(failed)` once the body returned; `None` while running, on panic or cancellation.
     outcome: Option<bool>,
 }
@@ -249,7 +252,8 @@ impl Guard {
 impl Drop for Guard {
     #[inline]
     fn drop(&mut self) {
-        let elapsed = u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        let clock = self.state.clock;
+        let elapsed = clock.delta_as_nanos(self.start, clock.raw());
         // Unfinished: a panic counts as an error, a cancelled future (dropped unfinished) does not.
         let failed = self.outcome.unwrap_or_else(std::thread::panicking);
         self.state.record_end(self.shard, elapsed, failed);

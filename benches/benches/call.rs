@@ -1,0 +1,144 @@
+//! Cost of one call of a trivial handler: bare, instrumented by our macro (sync, async, a
+//! method's `Type::method` label), and the prometheus crate written by hand. One thread, then
+//! two threads calling the same handler.
+
+use std::hint::black_box;
+use std::sync::{Barrier, LazyLock};
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use handler_metrics_benches::poll_ready;
+use metrics_runtime::prometheus::{
+    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts,
+};
+use metrics_runtime::prometheus_metrics;
+
+#[inline(never)]
+fn bare(x: u64) -> u64 {
+    black_box(x).wrapping_add(1)
+}
+
+#[inline(never)]
+async fn bare_async(x: u64) -> u64 {
+    black_box(x).wrapping_add(1)
+}
+
+#[prometheus_metrics]
+#[inline(never)]
+fn ours_sync(x: u64) -> Result<u64, ()> {
+    Ok(black_box(x).wrapping_add(1))
+}
+
+#[prometheus_metrics]
+#[inline(never)]
+async fn ours_async(x: u64) -> Result<u64, ()> {
+    Ok(black_box(x).wrapping_add(1))
+}
+
+struct InstancesHandler;
+
+impl InstancesHandler {
+    #[prometheus_metrics]
+    #[inline(never)]
+    fn get(&self, x: u64) -> Result<u64, ()> {
+        Ok(black_box(x).wrapping_add(1))
+    }
+}
+
+static HAND_COUNTER: LazyLock<IntCounter> =
+    LazyLock::new(|| IntCounter::new("hand_total", "requests").expect("valid"));
+static HAND_HISTOGRAM: LazyLock<Histogram> = LazyLock::new(|| {
+    Histogram::with_opts(HistogramOpts::new("hand_seconds", "latency")).expect("valid")
+});
+
+/// The hand-written optimum: a static counter and `Histogram::start_timer`.
+#[inline(never)]
+fn hand_written(x: u64) -> u64 {
+    HAND_COUNTER.inc();
+    let _timer = HAND_HISTOGRAM.start_timer();
+    black_box(x).wrapping_add(1)
+}
+
+static LABELLED_COUNTER: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    IntCounterVec::new(Opts::new("labelled_total", "requests"), &["handler"]).expect("valid")
+});
+static LABELLED_HISTOGRAM: LazyLock<HistogramVec> = LazyLock::new(|| {
+    HistogramVec::new(
+        HistogramOpts::new("labelled_seconds", "latency"),
+        &["handler"],
+    )
+    .expect("valid")
+});
+
+/// The same with `with_label_values` on every call.
+#[inline(never)]
+fn with_label_values(x: u64) -> u64 {
+    LABELLED_COUNTER.with_label_values(&["get"]).inc();
+    let _timer = LABELLED_HISTOGRAM.with_label_values(&["get"]).start_timer();
+    black_box(x).wrapping_add(1)
+}
+
+/// A benchmarked handler, adapted to one signature.
+type Handler = fn(u64) -> u64;
+
+fn variants() -> Vec<(&'static str, Handler)> {
+    vec![
+        ("bare", bare),
+        ("bare_async", |x| poll_ready(bare_async(x))),
+        ("ours_sync", |x| ours_sync(x).unwrap_or(0)),
+        ("ours_async", |x| poll_ready(ours_async(x)).unwrap_or(0)),
+        ("ours_method", |x| InstancesHandler.get(x).unwrap_or(0)),
+        ("hand_written", hand_written),
+        ("with_label_values", with_label_values),
+    ]
+}
+
+fn one_thread(c: &mut Criterion) {
+    let mut group = c.benchmark_group("one_thread");
+    for (name, call) in variants() {
+        call(0);
+        group.bench_function(name, |b| {
+            let mut x = 0;
+            b.iter(|| {
+                x = call(x);
+            })
+        });
+    }
+    group.finish();
+}
+
+/// Wall time of two threads each making `iters` calls: the cost per call per thread.
+fn two_threads_on(call: Handler, iters: u64) -> Duration {
+    let start_line = Barrier::new(3);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..2)
+            .map(|_| {
+                scope.spawn(|| {
+                    start_line.wait();
+                    let mut x = 0;
+                    for _ in 0..iters {
+                        x = call(x);
+                    }
+                    black_box(x);
+                })
+            })
+            .collect();
+        start_line.wait();
+        let start = Instant::now();
+        for worker in workers {
+            worker.join().expect("benchmark thread");
+        }
+        start.elapsed()
+    })
+}
+
+fn two_threads(c: &mut Criterion) {
+    let mut group = c.benchmark_group("two_threads");
+    for (name, call) in variants() {
+        group.bench_function(name, |b| b.iter_custom(|iters| two_threads_on(call, iters)));
+    }
+    group.finish();
+}
+
+criterion_group!(benches, one_thread, two_threads);
+criterion_main!(benches);

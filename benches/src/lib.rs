@@ -1,0 +1,100 @@
+//! Shared pieces of the benchmarks: a way to poll a ready future without a runtime, the
+//! hand-written baselines, and generators of many instrumented handlers.
+
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+use metrics_runtime::prometheus::{
+    self, Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
+    TextEncoder,
+};
+
+/// Polls a future that completes without waiting, as an executor would, minus the executor.
+pub fn poll_ready<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    match future
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
+        Poll::Ready(output) => output,
+        Poll::Pending => panic!("the benchmarked future must not wait"),
+    }
+}
+
+/// The same four families as the runtime's, built the usual way with the prometheus crate.
+pub struct HandWrittenRegistry {
+    pub registry: Registry,
+    pub requests: IntCounterVec,
+    pub errors: IntCounterVec,
+    pub in_flight: IntGaugeVec,
+    pub latency: HistogramVec,
+}
+
+impl HandWrittenRegistry {
+    pub fn new() -> prometheus::Result<Self> {
+        let labels = &["handler", "module"];
+        let registry = Registry::new();
+        let requests = IntCounterVec::new(Opts::new("hand_requests_total", "requests"), labels)?;
+        let errors = IntCounterVec::new(Opts::new("hand_request_errors_total", "errors"), labels)?;
+        let in_flight = IntGaugeVec::new(Opts::new("hand_requests_in_flight", "running"), labels)?;
+        let latency = HistogramVec::new(
+            HistogramOpts::new("hand_request_latency_seconds", "latency"),
+            labels,
+        )?;
+        registry.register(Box::new(requests.clone()))?;
+        registry.register(Box::new(errors.clone()))?;
+        registry.register(Box::new(in_flight.clone()))?;
+        registry.register(Box::new(latency.clone()))?;
+        Ok(HandWrittenRegistry {
+            registry,
+            requests,
+            errors,
+            in_flight,
+            latency,
+        })
+    }
+
+    /// Creates the series of `handlers` handlers, one observation each.
+    pub fn with_handlers(handlers: usize) -> prometheus::Result<Self> {
+        let hand = HandWrittenRegistry::new()?;
+        for index in 0..handlers {
+            let handler = format!("h{}", index % 50);
+            let module = format!("gather::group{}", index / 50);
+            let labels = [handler.as_str(), module.as_str()];
+            hand.requests.with_label_values(&labels).inc();
+            hand.errors.with_label_values(&labels).inc_by(0);
+            hand.in_flight.with_label_values(&labels).set(0);
+            hand.latency.with_label_values(&labels).observe(0.0001);
+        }
+        Ok(hand)
+    }
+
+    /// What a `/metrics` route does with it.
+    pub fn render(&self) -> String {
+        let mut buffer = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut buffer)
+            .expect("valid families");
+        String::from_utf8(buffer).expect("UTF-8 exposition")
+    }
+}
+
+/// Fifty instrumented handlers `h0` … `h49` in the calling module, and `call_all()`.
+#[macro_export]
+macro_rules! fifty_handlers {
+    () => {
+        $crate::fifty_handlers!(@ h0 h1 h2 h3 h4 h5 h6 h7 h8 h9 h10 h11 h12 h13 h14 h15 h16 h17
+            h18 h19 h20 h21 h22 h23 h24 h25 h26 h27 h28 h29 h30 h31 h32 h33 h34 h35 h36 h37 h38
+            h39 h40 h41 h42 h43 h44 h45 h46 h47 h48 h49);
+    };
+    (@ $($name:ident)*) => {
+        $(
+            #[::metrics_runtime::prometheus_metrics]
+            pub fn $name() {}
+        )*
+        pub fn call_all() {
+            $($name();)*
+        }
+    };
+}
