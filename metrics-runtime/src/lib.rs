@@ -21,8 +21,10 @@
 
 mod auth;
 mod catalog;
+mod clock;
 mod config;
 mod site;
+mod slots;
 mod state;
 
 pub use auth::Authenticate;

@@ -1,19 +1,21 @@
 //! Per-call-site accumulation: the hot path of every instrumented call.
 //!
-//! Each call site owns striped, cache-line aligned shards of plain atomic counters; a thread
-//! always writes to the same shard, so threads calling one handler do not fight over a cache
+//! Each call site owns cache-line aligned shards of atomic counters; a thread writes to the
+//! shard its slot names (see `slots`), so threads calling one handler do not fight over a cache
 //! line. `gather()` folds the shards into exact totals.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use once_cell::sync::OnceCell;
 
+use crate::clock::{self, Clock};
+use crate::slots::{self, Slot};
 use crate::state;
 
 /// Counters of one shard, in this order, followed by one counter per bucket (the last is `+Inf`).
 const STARTED: usize = 0;
 const ERRORS: usize = 1;
-const SUM_NANOS: usize = 2;
+const SUM_TICKS: usize = 2;
 const FIRST_BUCKET: usize = 3;
 
 const SLOTS_PER_LINE: usize = 16;
@@ -26,12 +28,12 @@ struct Line([AtomicU64; SLOTS_PER_LINE]);
 pub(crate) struct SiteState {
     pub(crate) handler: String,
     pub(crate) module: &'static str,
-    /// Bucket upper bounds in nanoseconds, without the implicit `+Inf`.
-    bounds_nanos: Box<[u64]>,
-    clock: &'static quanta::Clock,
+    /// Bucket upper bounds in clock ticks, without the implicit `+Inf`.
+    bounds_ticks: Box<[u64]>,
+    clock: &'static Clock,
     lines: Box<[Line]>,
     lines_per_shard: usize,
-    shard_mask: usize,
+    shards: usize,
 }
 
 /// What one scrape reads from a series.
@@ -45,15 +47,11 @@ pub(crate) struct Snapshot {
 }
 
 impl SiteState {
-    pub(crate) fn new(
-        handler: String,
-        site: &'static CallSite,
-        bounds_nanos: Box<[u64]>,
-        clock: &'static quanta::Clock,
-        shards: usize,
-    ) -> Self {
-        debug_assert!(shards.is_power_of_two());
-        let slots = FIRST_BUCKET + bounds_nanos.len() + 1;
+    pub(crate) fn new(handler: String, site: &'static CallSite, bounds_seconds: &[f64]) -> Self {
+        let clock = clock::clock();
+        let bounds_ticks: Box<[u64]> = bounds_seconds.iter().map(|&b| clock.ticks(b)).collect();
+        let shards = slots::shard_count();
+        let slots = FIRST_BUCKET + bounds_ticks.len() + 1;
         let lines_per_shard = slots.div_ceil(SLOTS_PER_LINE);
         let lines = (0..shards * lines_per_shard)
             .map(|_| Line(std::array::from_fn(|_| AtomicU64::new(0))))
@@ -61,11 +59,11 @@ impl SiteState {
         SiteState {
             handler,
             module: site.module,
-            bounds_nanos,
+            bounds_ticks,
             clock,
             lines,
             lines_per_shard,
-            shard_mask: shards - 1,
+            shards,
         }
     }
 
@@ -75,30 +73,42 @@ impl SiteState {
     }
 
     fn shards(&self) -> std::ops::Range<usize> {
-        0..self.shard_mask + 1
+        0..self.shards
     }
 
     #[inline]
-    fn record_end(&self, shard: usize, elapsed_nanos: u64, failed: bool) {
+    fn record_start(&self, writer: Slot) {
+        writer.add(self.slot(writer.shard, STARTED), 1, Ordering::Relaxed);
+    }
+
+    #[inline]
+    fn record_end(&self, writer: Slot, elapsed_ticks: u64, failed: bool) {
         if failed {
-            self.slot(shard, ERRORS).fetch_add(1, Ordering::Relaxed);
+            writer.add(self.slot(writer.shard, ERRORS), 1, Ordering::Relaxed);
         }
-        self.slot(shard, SUM_NANOS)
-            .fetch_add(elapsed_nanos, Ordering::Relaxed);
+        writer.add(
+            self.slot(writer.shard, SUM_TICKS),
+            elapsed_ticks,
+            Ordering::Relaxed,
+        );
         let bucket = self
-            .bounds_nanos
+            .bounds_ticks
             .iter()
-            .position(|&bound| elapsed_nanos <= bound)
-            .unwrap_or(self.bounds_nanos.len());
-        // Release: a scrape that sees this observation also sees the start it ends.
-        self.slot(shard, FIRST_BUCKET + bucket)
-            .fetch_add(1, Ordering::Release);
+            .position(|&bound| elapsed_ticks <= bound)
+            .unwrap_or(self.bounds_ticks.len());
+        // Release: a scrape that sees this observation also sees the start it ends, even when
+        // an async call started on another thread (the executor's hand-over orders the two).
+        writer.add(
+            self.slot(writer.shard, FIRST_BUCKET + bucket),
+            1,
+            Ordering::Release,
+        );
     }
 
     pub(crate) fn snapshot(&self) -> Snapshot {
-        let buckets = self.bounds_nanos.len() + 1;
+        let buckets = self.bounds_ticks.len() + 1;
         let mut per_bucket = vec![0u64; buckets];
-        let mut sum_nanos = 0u64;
+        let mut sum_ticks = 0u64;
         let mut errors = 0u64;
         // Observations first, then starts: every observation read has its start visible, so
         // `started >= finished` and the derived in-flight value is never negative.
@@ -108,7 +118,7 @@ impl SiteState {
                     .slot(shard, FIRST_BUCKET + bucket)
                     .load(Ordering::Acquire);
             }
-            sum_nanos += self.slot(shard, SUM_NANOS).load(Ordering::Relaxed);
+            sum_ticks += self.slot(shard, SUM_TICKS).load(Ordering::Relaxed);
             errors += self.slot(shard, ERRORS).load(Ordering::Relaxed);
         }
         let started: u64 = self
@@ -124,12 +134,12 @@ impl SiteState {
             })
             .collect();
         let finished = running;
-        cumulative.truncate(self.bounds_nanos.len());
+        cumulative.truncate(self.bounds_ticks.len());
         Snapshot {
             started,
             errors,
             finished,
-            sum_seconds: sum_nanos as f64 / 1e9,
+            sum_seconds: self.clock.seconds(sum_ticks),
             cumulative,
         }
     }
@@ -170,13 +180,10 @@ impl CallSite {
             Some(state) => *state,
             None => self.resolve(self_type),
         };
-        let shard = thread_shard() & state.shard_mask;
-        state.slot(shard, STARTED).fetch_add(1, Ordering::Relaxed);
+        state.record_start(slots::current());
         Guard {
             state,
-            shard,
-            start: state.clock.raw(),
-            outcome: None,
+            start: state.clock.now(),
         }
     }
 
@@ -220,43 +227,37 @@ fn short_type_name(full: &str) -> &str {
         .unwrap_or(without_generics)
 }
 
-/// Threads get consecutive numbers, so threads started together land on different shards.
-fn thread_shard() -> usize {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    thread_local! {
-        static SHARD: usize = NEXT.fetch_add(1, Ordering::Relaxed);
-    }
-    SHARD.with(|shard| *shard)
-}
-
-/// Records the end of one call when dropped, however the call ends.
+/// Records the end of one call: through `finish` when the body returns, or when dropped
+/// unfinished (panic unwinding, a cancelled future).
 #[doc(hidden)]
 #[must_use]
 pub struct Guard {
     state: &'static SiteState,
-    shard: usize,
-    /// Raw clock reading (TSC ticks where the TSC is invariant); scaled once, at the end.
+    /// Clock ticks; scaled to seconds only when a scrape reads the sum.
     start: u64,
-    /// `Some(failed)` once the body returned; `None` while running, on panic or cancellation.
-    outcome: Option<bool>,
 }
 
 impl Guard {
     /// The body returned; `failed` says whether it returned `Err`.
-    #[inline]
-    pub fn finish(mut self, failed: bool) {
-        self.outcome = Some(failed);
+    #[inline(always)]
+    pub fn finish(self, failed: bool) {
+        // Recorded here rather than by `drop`, so the common path stays inline.
+        std::mem::ManuallyDrop::new(self).record_end(failed);
+    }
+
+    #[inline(always)]
+    fn record_end(&self, failed: bool) {
+        // A TSC that differs across sockets could read backwards: that is 0, not 584 years.
+        let elapsed = self.state.clock.now().saturating_sub(self.start);
+        // The current thread's slot: an async call may end on another thread than it started.
+        self.state.record_end(slots::current(), elapsed, failed);
     }
 }
 
 impl Drop for Guard {
-    #[inline]
     fn drop(&mut self) {
-        let clock = self.state.clock;
-        let elapsed = clock.delta_as_nanos(self.start, clock.raw());
         // Unfinished: a panic counts as an error, a cancelled future (dropped unfinished) does not.
-        let failed = self.outcome.unwrap_or_else(std::thread::panicking);
-        self.state.record_end(self.shard, elapsed, failed);
+        self.record_end(std::thread::panicking());
     }
 }
 

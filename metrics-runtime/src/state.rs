@@ -25,7 +25,7 @@ pub(crate) struct Runtime {
 /// The runtime in use, created with the default configuration if none was installed.
 pub(crate) fn runtime() -> &'static Runtime {
     RUNTIME.get_or_init(|| {
-        clock();
+        crate::clock::clock();
         let settings = Settings::default();
         let registry = settings.registry.clone();
         let families = Arc::new(Families::new(&settings));
@@ -47,7 +47,7 @@ pub(crate) fn install(settings: Settings) -> Result<(), ConfigError> {
     if let Some(current) = RUNTIME.get() {
         return Err(current.already_there());
     }
-    clock();
+    crate::clock::clock();
     let families = Arc::new(Families::new(&settings));
     families.register(&settings.registry)?;
     if settings.process_metrics {
@@ -110,9 +110,7 @@ impl Runtime {
         let state: &'static SiteState = Box::leak(Box::new(SiteState::new(
             key.0.clone(),
             site,
-            families.bounds_nanos.clone(),
-            clock(),
-            families.shards,
+            &families.bounds_seconds,
         )));
         sites.insert(key, state);
         state
@@ -123,8 +121,6 @@ impl Runtime {
 struct Families {
     descs: [Desc; 4],
     bounds_seconds: Vec<f64>,
-    bounds_nanos: Box<[u64]>,
-    shards: usize,
     sites: Mutex<BTreeMap<(String, &'static str), &'static SiteState>>,
 }
 
@@ -155,13 +151,7 @@ impl Families {
                     "Handler bodies that returned Err or panicked.",
                 ),
             ],
-            bounds_nanos: settings
-                .buckets
-                .iter()
-                .map(|seconds| (seconds * 1e9).floor() as u64)
-                .collect(),
             bounds_seconds: settings.buckets.clone(),
-            shards: shard_count(),
             sites: Mutex::new(BTreeMap::new()),
         }
     }
@@ -290,21 +280,6 @@ fn label_pair(name: &str, value: &str) -> LabelPair {
     pair
 }
 
-/// `quanta` reads the TSC where it is invariant (a few ns instead of ~25 ns for
-/// `Instant::now`) and falls back to the OS monotonic clock elsewhere. Calibrating takes a few
-/// milliseconds, so it happens once, when the runtime starts.
-pub(crate) fn clock() -> &'static quanta::Clock {
-    static CLOCK: once_cell::sync::Lazy<quanta::Clock> =
-        once_cell::sync::Lazy::new(quanta::Clock::new);
-    &CLOCK
-}
-
-/// Enough shards that concurrently running threads rarely share one.
-fn shard_count() -> usize {
-    let cores = std::thread::available_parallelism().map_or(4, usize::from);
-    (cores * 2).next_power_of_two().clamp(4, 64)
-}
-
 struct HandlerCollector(Arc<Families>);
 
 impl Collector for HandlerCollector {
@@ -314,36 +289,5 @@ impl Collector for HandlerCollector {
 
     fn collect(&self) -> Vec<MetricFamily> {
         self.0.render()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::time::{Duration, Instant};
-
-    #[test]
-    fn the_fast_clock_agrees_with_instant() {
-        let clock = super::clock();
-        for wait in [Duration::from_millis(5), Duration::from_millis(30)] {
-            let before = Instant::now();
-            let start = clock.raw();
-            std::thread::sleep(wait);
-            let end = clock.raw();
-            let reference = before.elapsed().as_nanos() as f64;
-            let measured = clock.delta_as_nanos(start, end) as f64;
-            assert!(
-                measured >= wait.as_nanos() as f64,
-                "{measured} ns < {wait:?}"
-            );
-            // The reference interval encloses the measured one; calibration error is < 1%.
-            assert!(
-                measured <= reference * 1.01,
-                "{measured} ns vs Instant's {reference} ns"
-            );
-            assert!(
-                measured >= (reference - 2e6) * 0.99,
-                "{measured} ns vs Instant's {reference} ns"
-            );
-        }
     }
 }
