@@ -1,22 +1,4 @@
-//! Per-handler RED metrics (rate, errors, duration) for Rust servers, rendered for Prometheus.
-//!
-//! Put `#[authenticated]` and `#[prometheus_metrics]` on a handler, serve [`gather`] from the
-//! server's one `/metrics` route. See the README for the metric families and the order rule.
-//!
-//! ```
-//! use metrics_runtime as runtime;
-//! use runtime::prometheus_metrics;
-//!
-//! #[prometheus_metrics]
-//! fn list_scopes() -> Vec<&'static str> {
-//!     vec!["user.alice", "data18"]
-//! }
-//!
-//! list_scopes();
-//! let exposition = runtime::gather();
-//! assert!(exposition.contains(r#"handler_requests_total{handler="list_scopes""#));
-//! ```
-
+#![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
 mod auth;
@@ -30,7 +12,58 @@ mod state;
 pub use auth::Authenticate;
 pub use catalog::{HandlerInfo, Measured, handlers, handlers_without_metrics};
 pub use config::{Config, ConfigError, DEFAULT_NAMESPACE};
-pub use metrics_macro::{authenticated, prometheus_metrics};
+/// Checks a value with [`Authenticate`] before the handler body runs.
+///
+/// Above [`prometheus_metrics`], rejected calls are not counted, timed or ever in flight:
+///
+/// ```
+/// use metrics_runtime::{Authenticate, authenticated, prometheus_metrics};
+///
+/// struct Request { token: &'static str }
+///
+/// impl Authenticate for Request {
+///     type Rejection = u16;
+///     fn authenticate(&self) -> Result<(), u16> {
+///         if self.token == "secret" { Ok(()) } else { Err(403) }
+///     }
+/// }
+///
+/// #[authenticated]
+/// #[prometheus_metrics]
+/// fn purge_cache(request: &Request) -> Result<&'static str, u16> {
+///     Ok("purged")
+/// }
+///
+/// assert_eq!(purge_cache(&Request { token: "secret" }), Ok("purged"));
+/// assert_eq!(purge_cache(&Request { token: "guess" }), Err(403));
+/// let scrape = metrics_runtime::gather();
+/// assert!(scrape.contains(r#"handler_requests_total{handler="purge_cache",module="#));
+/// ```
+pub use metrics_macro::authenticated;
+/// Measures a handler: calls, latency, calls in flight and errors.
+///
+/// ```
+/// use metrics_runtime::prometheus_metrics;
+///
+/// struct InstancesHandler;
+///
+/// impl InstancesHandler {
+///     // Labelled handler="InstancesHandler::get".
+///     #[prometheus_metrics]
+///     async fn get(&self) -> Result<Vec<&'static str>, String> {
+///         Ok(vec!["atlas", "cms"])
+///     }
+/// }
+///
+/// // Labelled handler="instances_put" instead of the fn name.
+/// #[prometheus_metrics(handler = "instances_put")]
+/// fn put_instance(name: &str) -> Result<(), String> {
+///     if name.is_empty() { Err("no name".into()) } else { Ok(()) }
+/// }
+///
+/// assert!(put_instance("").is_err()); // counted in handler_request_errors_total
+/// ```
+pub use metrics_macro::prometheus_metrics;
 /// The prometheus crate this runtime uses, for building a [`Registry`](prometheus::Registry) to
 /// pass to [`Config::registry`] or registering metrics of your own next to the handler metrics.
 pub use prometheus;
@@ -45,7 +78,20 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// Renders every metric of the runtime's registry (handler metrics, process metrics and
 /// whatever else the server registered there) in the text exposition format.
 ///
-/// Serve it from the server's one `/metrics` route with [`CONTENT_TYPE`].
+/// Serve it from the server's one `/metrics` route with [`CONTENT_TYPE`]. Every instrumented
+/// handler in the program has its series from the first call, at 0.
+///
+/// ```
+/// use metrics_runtime::prometheus::{IntCounter, register};
+///
+/// // A metric of the server's own joins the same exposition.
+/// let sessions = IntCounter::new("sessions_total", "Sessions opened.").unwrap();
+/// register(Box::new(sessions.clone())).unwrap();
+/// sessions.inc();
+///
+/// let exposition = metrics_runtime::gather();
+/// assert!(exposition.lines().any(|line| line == "sessions_total 1"));
+/// ```
 pub fn gather() -> String {
     static KNOWN_SERIES: std::sync::Once = std::sync::Once::new();
     // Every handler is visible from the first scrape, at 0, not only after its first call.
