@@ -300,3 +300,51 @@ async fn async_trait_methods_authenticate_first_and_time_the_work() {
     assert_eq!(after.errors - before.errors, 0.0);
     assert!(after.latency_sum - before.latency_sum >= 0.020);
 }
+
+type ApiResult<T> = Result<T, ApiError>;
+
+#[authenticated]
+#[prometheus_metrics]
+fn aliased_result(request: &Request) -> ApiResult<u8> {
+    let _ = request;
+    Ok(7)
+}
+
+/// Not a `Result` at all: the rejection converts into the output itself.
+#[derive(Debug, PartialEq)]
+struct Response(u16);
+
+impl From<Forbidden> for Response {
+    fn from(_: Forbidden) -> Self {
+        Response(403)
+    }
+}
+
+#[authenticated]
+#[prometheus_metrics]
+async fn plain_response(request: &Request) -> Response {
+    let _ = request;
+    Response(200)
+}
+
+#[tokio::test]
+async fn rejections_convert_by_type_also_through_result_aliases() {
+    assert_eq!(
+        aliased_result(&Request::new("secret", "aliased_result")),
+        Ok(7)
+    );
+    assert_eq!(
+        aliased_result(&Request::new("guess", "aliased_result")),
+        Err(ApiError::Forbidden)
+    );
+    assert_eq!(
+        plain_response(&Request::new("secret", "plain_response")).await,
+        Response(200)
+    );
+    assert_eq!(
+        plain_response(&Request::new("no", "plain_response")).await,
+        Response(403)
+    );
+    assert_eq!(HandlerValues::of("aliased_result").requests, 1.0);
+    assert_eq!(HandlerValues::of("plain_response").requests, 1.0);
+}

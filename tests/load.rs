@@ -40,7 +40,10 @@ fn concurrent_calls_and_scrapes_lose_nothing() {
                 for handler in HANDLERS {
                     let values = scrape.handler(handler);
                     assert!(values.in_flight >= 0.0, "{handler}: in flight below 0");
-                    assert!(values.latency_count <= values.requests, "{handler}: ends before starts");
+                    assert!(
+                        values.latency_count <= values.requests,
+                        "{handler}: ends before starts"
+                    );
                     if let Some(previous) = &previous {
                         for family in COUNTERS {
                             assert!(
@@ -71,7 +74,10 @@ fn concurrent_calls_and_scrapes_lose_nothing() {
         done.store(true, Ordering::Release);
         scraper.join().expect("scraper")
     });
-    assert!(scrapes >= 2, "the scraper ran during the load ({scrapes} scrapes)");
+    assert!(
+        scrapes >= 2,
+        "the scraper ran during the load ({scrapes} scrapes)"
+    );
 
     let scrape = Scrape::take();
     let calls = (THREADS * CALLS) as f64;
@@ -88,5 +94,8 @@ fn concurrent_calls_and_scrapes_lose_nothing() {
         );
     }
     assert_eq!(scrape.handler("load_ok").errors, 0.0);
-    assert_eq!(scrape.handler("load_mixed").errors, errors_per_thread * THREADS as f64);
+    assert_eq!(
+        scrape.handler("load_mixed").errors,
+        errors_per_thread * THREADS as f64
+    );
 }

@@ -208,10 +208,19 @@ fn authenticate(target: &AuthTarget, output: Option<&Type>) -> TokenStream {
         .next()
         .map_or_else(Span::call_site, |t| t.span());
     let rejection = format_ident!("__metrics_rejection", span = Span::mixed_site());
-    let reject = if output.is_some_and(is_result) {
-        quote!(::core::result::Result::Err(::core::convert::Into::into(#rejection)))
-    } else {
-        quote!(::core::convert::Into::into(#rejection))
+    let private = quote!(::metrics_runtime::__private);
+    let reject = match output {
+        // A nameable output type decides by its type, so `Result` aliases work too.
+        Some(ty) if without_impl_trait(ty).is_none() => quote! {{
+            #[allow(unused_imports)]
+            use #private::{RejectInto as _, RejectIntoResult as _};
+            (&#private::Reject::<#ty, _>::new(#rejection)).reject()
+        }},
+        None => quote!(::core::convert::Into::into(#rejection)),
+        Some(ty) if is_result(ty) => {
+            quote!(::core::result::Result::Err(::core::convert::Into::into(#rejection)))
+        }
+        Some(_) => quote!(::core::convert::Into::into(#rejection)),
     };
     // Spanned on the parameter: a type that cannot be checked is reported there.
     let check = quote_spanned!(value_span=> ::metrics_runtime::Authenticate::authenticate(&#value));

@@ -21,8 +21,8 @@ pub fn prometheus_metrics(args: TokenStream, input: TokenStream) -> TokenStream 
 
 /// Checks `self` (or the first parameter, or the one named: `#[authenticated(request)]`) with
 /// `metrics_runtime::Authenticate` before the handler body runs, and returns the rejection if
-/// the check fails: `Err(rejection.into())` for a fn returning a `Result`, else
-/// `rejection.into()`.
+/// the check fails: `Err(rejection.into())` for a fn returning a `Result` (also behind an
+/// alias), else `rejection.into()`.
 ///
 /// Above `#[prometheus_metrics]`, rejected calls are not counted, timed or ever in flight.
 #[proc_macro_attribute]

@@ -5,8 +5,8 @@ use std::sync::Arc;
 ///
 /// The macro calls `Authenticate::authenticate(&param)` on the receiver (or the chosen parameter).
 /// On `Err(rejection)` the handler returns at once, without running its body and without touching
-/// any metric: `Err(rejection.into())` when its declared return type is a `Result` (any path ending
-/// in `Result`), otherwise `rejection.into()`.
+/// any metric: `Err(rejection.into())` when its return type is a `Result` (also behind an alias),
+/// otherwise `rejection.into()`.
 ///
 /// Implemented for references and smart pointers of implementors, so a handler may take
 /// `&Request`, `&mut Request`, `Box<Request>`, `Arc<Request>` or `Rc<Request>`.

@@ -1,0 +1,97 @@
+//! Jupyter-style token authentication: `Authorization: token <T>` or `Authorization: Bearer <T>`.
+
+use std::fmt;
+
+use axum::http::HeaderMap;
+use axum::http::header::AUTHORIZATION;
+use subtle::ConstantTimeEq;
+
+use crate::error::ApiError;
+
+/// The server's access token. `Debug` does not show it.
+#[derive(Clone)]
+pub struct Token(String);
+
+impl Token {
+    /// A token given on the command line or in the environment. It must fit in an HTTP header
+    /// unchanged, so it may contain only visible ASCII characters (no spaces).
+    pub fn new(token: impl Into<String>) -> Result<Token, String> {
+        let token = token.into();
+        if token.is_empty() {
+            return Err("the token is empty".to_owned());
+        }
+        if !token.bytes().all(|byte| byte.is_ascii_graphic()) {
+            return Err(
+                "the token may contain only visible ASCII characters, no spaces".to_owned(),
+            );
+        }
+        Ok(Token(token))
+    }
+
+    /// 24 random bytes as 48 hex digits, the shape of a Jupyter server token.
+    pub fn generate() -> Result<Token, String> {
+        let mut bytes = [0u8; 24];
+        getrandom::fill(&mut bytes)
+            .map_err(|error| format!("cannot generate a random token ({error}); pass --token"))?;
+        Ok(Token(
+            bytes.iter().map(|byte| format!("{byte:02x}")).collect(),
+        ))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Constant time in the token's content, so response timing does not reveal how many leading
+    /// characters of a guess were right. (A guess of another length is rejected at once: the
+    /// length is not the secret.)
+    fn matches(&self, presented: &str) -> bool {
+        self.0.as_bytes().ct_eq(presented.as_bytes()).into()
+    }
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Token(..)")
+    }
+}
+
+/// What a request's `Authorization` header carried.
+pub(crate) enum Credentials {
+    Missing,
+    Malformed,
+    Token(String),
+}
+
+impl Credentials {
+    pub(crate) fn from_headers(headers: &HeaderMap) -> Credentials {
+        let Some(value) = headers.get(AUTHORIZATION) else {
+            return Credentials::Missing;
+        };
+        let Some((scheme, token)) = value.to_str().ok().and_then(|v| v.trim().split_once(' '))
+        else {
+            return Credentials::Malformed;
+        };
+        let token = token.trim_start();
+        // Auth schemes are case-insensitive (RFC 9110 §11.1).
+        let known_scheme =
+            scheme.eq_ignore_ascii_case("token") || scheme.eq_ignore_ascii_case("bearer");
+        if !known_scheme || token.is_empty() || token.contains(' ') {
+            return Credentials::Malformed;
+        }
+        Credentials::Token(token.to_owned())
+    }
+
+    pub(crate) fn verify(&self, expected: &Token) -> Result<(), ApiError> {
+        match self {
+            Credentials::Token(token) if expected.matches(token) => Ok(()),
+            Credentials::Token(_) => Err(ApiError::forbidden("invalid token")),
+            Credentials::Missing => Err(ApiError::forbidden(
+                "missing Authorization header: send `Authorization: token <TOKEN>`",
+            )),
+            Credentials::Malformed => Err(ApiError::forbidden(
+                "malformed Authorization header: expected `token <TOKEN>` or `Bearer <TOKEN>`",
+            )),
+        }
+    }
+}

@@ -1,0 +1,484 @@
+//! The Rucio JupyterLab extension's handlers, one type per route as in the tornado original, so
+//! the `handler` label reads `InstancesHandler::get`.
+//!
+//! Every method is `#[authenticated]`; those upstream instruments are also
+//! `#[prometheus_metrics]`, the others are `#[prometheus_metrics(skip)]`: not measured, as
+//! upstream, and marked as a decision rather than forgotten. Bodies and query strings are parsed
+//! inside the methods, after authentication, so that a malformed request from an unauthenticated
+//! client is a 403 and never measured, while one from an authenticated client is a counted error.
+
+use std::convert::Infallible;
+use std::ops::Deref;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequestParts, Query};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, Uri};
+use axum::response::IntoResponse;
+use metrics_runtime::{self as runtime, Authenticate, authenticated, prometheus_metrics};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use crate::auth::{Credentials, Token};
+use crate::error::ApiError;
+use crate::store::{self, AuthType, Store, UploadRequest};
+
+/// The server's shared state: the access token, whether `/metrics` is public, and the store.
+#[derive(Clone)]
+pub struct App(Arc<Shared>);
+
+struct Shared {
+    token: Token,
+    metrics_public: bool,
+    store: Mutex<Store>,
+}
+
+impl App {
+    /// A fresh store; with `metrics_public`, `/metrics` answers without the token.
+    pub fn new(token: Token, metrics_public: bool) -> App {
+        App(Arc::new(Shared {
+            token,
+            metrics_public,
+            store: Mutex::new(Store::new()),
+        }))
+    }
+}
+
+/// What every handler sees of its request: the app, the presented credentials and the URI.
+pub(crate) struct Request {
+    app: App,
+    credentials: Credentials,
+    uri: Uri,
+}
+
+impl Request {
+    fn new(parts: &Parts, app: &App) -> Request {
+        Request {
+            app: app.clone(),
+            credentials: Credentials::from_headers(&parts.headers),
+            uri: parts.uri.clone(),
+        }
+    }
+
+    fn query<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        Ok(Query::try_from_uri(&self.uri)?.0)
+    }
+
+    /// Never held across an `.await`. A panic elsewhere must not take the demo down with it,
+    /// hence no poisoning.
+    fn store(&self) -> MutexGuard<'_, Store> {
+        self.app
+            .0
+            .store
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Authenticate for Request {
+    type Rejection = ApiError;
+
+    fn authenticate(&self) -> Result<(), ApiError> {
+        self.credentials.verify(&self.app.0.token)
+    }
+}
+
+/// Declares handler types: each extracts a [`Request`] (never rejecting; authentication is the
+/// methods' `#[authenticated]`) and authenticates through it.
+macro_rules! handler_types {
+    ($($(#[$attr:meta])* $name:ident;)*) => {$(
+        $(#[$attr])*
+        pub(crate) struct $name(Request);
+
+        impl FromRequestParts<App> for $name {
+            type Rejection = Infallible;
+
+            async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Infallible> {
+                Ok($name(Request::new(parts, app)))
+            }
+        }
+
+        impl Authenticate for $name {
+            type Rejection = ApiError;
+
+            fn authenticate(&self) -> Result<(), ApiError> {
+                self.0.authenticate()
+            }
+        }
+
+        impl Deref for $name {
+            type Target = Request;
+
+            fn deref(&self) -> &Request {
+                &self.0
+            }
+        }
+    )*};
+}
+
+handler_types! {
+    /// `instances`: the configured Rucio instances, and which one is active.
+    InstancesHandler;
+    /// `auth`: the stored Rucio credentials of an instance.
+    AuthConfigHandler;
+    /// `files`: the files attached to a DID.
+    DIDBrowserHandler;
+    /// `did`: the files of a DID with their replication status.
+    DIDDetailsHandler;
+    /// `did-search`: DIDs matching a pattern.
+    DIDSearchHandler;
+    /// `did/make-available`: replicate a DID to the RSE mounted into JupyterLab.
+    DIDMakeAvailableHandler;
+    /// `file-browser`: the user's home directory, for picking files to upload.
+    FileBrowserHandler;
+    /// `purge-cache`: forget the cached `files` answers.
+    PurgeCacheHandler;
+    /// `oidc-auth-check`: whether the OIDC token is still valid.
+    OIDCAuthCheckHandler;
+    /// `list-scopes`: the scopes of an instance.
+    ListScopesHandler;
+    /// `list-rses`: the RSEs matching an expression.
+    ListRSEsHandler;
+    /// `upload/jobs`: the upload jobs of an instance.
+    UploadJobsHandler;
+    /// `upload/jobs/details`: one upload job.
+    UploadJobsDetailsHandler;
+    /// `upload/jobs/log`: one upload job's log.
+    UploadJobsLogHandler;
+    /// `upload`: start uploading files from the home directory.
+    UploadHandler;
+}
+
+/// A JSON body, checked inside the handler (see the module docs).
+type JsonBody<T> = Result<Json<T>, JsonRejection>;
+
+/// The upstream extension's answer to a successful change.
+fn success() -> Json<Value> {
+    Json(json!({ "success": true }))
+}
+
+/// A call to the Rucio server: here, a few milliseconds of waiting.
+async fn rucio_call() {
+    tokio::time::sleep(crate::RUCIO_LATENCY).await;
+}
+
+#[derive(Deserialize)]
+struct Namespace {
+    namespace: String,
+}
+
+/// `poll=1` bypasses the cache, as in the extension.
+#[derive(Deserialize)]
+struct DidQuery {
+    namespace: String,
+    did: String,
+    #[serde(default)]
+    poll: String,
+}
+
+#[derive(Deserialize)]
+struct JobQuery {
+    namespace: String,
+    id: String,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct PickInstance {
+    instance: String,
+    auth: AuthType,
+}
+
+impl InstancesHandler {
+    #[authenticated]
+    #[prometheus_metrics]
+    pub(crate) async fn get(self) -> Result<Json<Value>, ApiError> {
+        let store = self.store();
+        Ok(Json(json!(store.instances())))
+    }
+
+    #[authenticated]
+    #[prometheus_metrics]
+    pub(crate) async fn put(self, body: JsonBody<PickInstance>) -> Result<Json<Value>, ApiError> {
+        let Json(pick) = body?;
+        self.store().set_active(&pick.instance, pick.auth)?;
+        Ok(success())
+    }
+}
+
+#[derive(Deserialize)]
+struct AuthQuery {
+    namespace: String,
+    #[serde(rename = "type")]
+    auth_type: AuthType,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct SetCredentials {
+    namespace: String,
+    #[serde(rename = "type")]
+    auth_type: AuthType,
+    params: Value,
+}
+
+impl AuthConfigHandler {
+    #[authenticated]
+    #[prometheus_metrics]
+    pub(crate) async fn get(self) -> Result<Json<Value>, ApiError> {
+        let query: AuthQuery = self.query()?;
+        let store = self.store();
+        Ok(Json(
+            store
+                .credentials(&query.namespace, query.auth_type)?
+                .clone(),
+        ))
+    }
+
+    #[authenticated]
+    #[prometheus_metrics]
+    pub(crate) async fn put(self, body: JsonBody<SetCredentials>) -> Result<Json<Value>, ApiError> {
+        let Json(body) = body?;
+        self.store()
+            .set_credentials(&body.namespace, body.auth_type, body.params)?;
+        Ok(success())
+    }
+}
+
+impl DIDBrowserHandler {
+    #[authenticated]
+    #[prometheus_metrics]
+    pub(crate) async fn get(self) -> Result<Json<Value>, ApiError> {
+        let query: DidQuery = self.query()?;
+        let cached = {
+            let store = self.store();
+            store.instance(&query.namespace)?;
+            (query.poll != "1")
+                .then(|| store.cached_files(&query.namespace, &query.did))
+                .flatten()
+        };
+        let files = match cached {
+            Some(files) => files,
+            None => {
+                rucio_call().await;
+                self.store().fetch_files(&query.namespace, &query.did)?
+            }
+        };
+        Ok(Json(json!(files)))
+    }
+}
+
+impl DIDDetailsHandler {
+    #[authenticated]
+    #[prometheus_metrics]
+    pub(crate) async fn get(self) -> Result<Json<Value>, ApiError> {
+        let query: DidQuery = self.query()?;
+        rucio_call().await;
+        let store = self.store();
+        Ok(Json(json!(
+            store.did_details(&query.namespace, &query.did)?
+        )))
+    }
+}
+
+#[derive(Deserialize)]
+struct SearchQuery {
+    namespace: String,
+    did: String,
+    #[serde(rename = "type", default = "collection")]
+    search_type: String,
+}
+
+fn collection() -> String {
+    "collection".to_owned()
+}
+
+impl DIDSearchHandler {
+    #[authenticated]
+    #[prometheus_metrics]
+    pub(crate) async fn get(self) -> Result<Json<Value>, ApiError> {
+        let query: SearchQuery = self.query()?;
+        rucio_call().await;
+        let store = self.store();
+        Ok(Json(json!(store.search(
+            &query.namespace,
+            &query.did,
+            &query.search_type
+        )?)))
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct MakeAvailable {
+    did: String,
+}
+
+impl DIDMakeAvailableHandler {
+    #[authenticated]
+    #[prometheus_metrics]
+    pub(crate) async fn post(self, body: JsonBody<MakeAvailable>) -> Result<Json<Value>, ApiError> {
+        let Namespace { namespace } = self.query()?;
+        let Json(body) = body?;
+        self.store().make_available(&namespace, &body.did)?;
+        Ok(success())
+    }
+}
+
+#[derive(Deserialize)]
+struct PathQuery {
+    #[serde(default)]
+    path: String,
+}
+
+impl FileBrowserHandler {
+    #[authenticated]
+    #[prometheus_metrics]
+    pub(crate) async fn get(self) -> Result<Json<Value>, ApiError> {
+        let PathQuery { path } = self.query()?;
+        let items = store::list_directory(&path)
+            .ok_or_else(|| ApiError::not_found(format!("no such directory: {path}")))?;
+        Ok(Json(json!(items)))
+    }
+}
+
+impl PurgeCacheHandler {
+    #[authenticated]
+    #[prometheus_metrics]
+    pub(crate) async fn post(self) -> Result<Json<Value>, ApiError> {
+        self.store().purge_cache();
+        Ok(success())
+    }
+}
+
+impl OIDCAuthCheckHandler {
+    #[authenticated]
+    #[prometheus_metrics(skip)]
+    pub(crate) async fn get(self) -> Result<Json<Value>, ApiError> {
+        let Namespace { namespace } = self.query()?;
+        self.store().instance(&namespace)?;
+        Ok(Json(json!({
+            "success": true,
+            "oidc_auth": "file",
+            "oidc_auth_source": "/home/jovyan/.rucio/oidc_token",
+            "expires": store::oidc_token_expiry(),
+        })))
+    }
+}
+
+impl ListScopesHandler {
+    #[authenticated]
+    #[prometheus_metrics]
+    pub(crate) async fn get(self) -> Result<Json<Value>, ApiError> {
+        let Namespace { namespace } = self.query()?;
+        rucio_call().await;
+        let scopes = self.store().scopes(&namespace)?;
+        Ok(Json(json!({ "success": true, "scopes": scopes })))
+    }
+}
+
+#[derive(Deserialize)]
+struct RseQuery {
+    namespace: String,
+    #[serde(default = "any_rse")]
+    expression: String,
+}
+
+fn any_rse() -> String {
+    "*".to_owned()
+}
+
+impl ListRSEsHandler {
+    #[authenticated]
+    #[prometheus_metrics]
+    pub(crate) async fn get(self) -> Result<Json<Value>, ApiError> {
+        let query: RseQuery = self.query()?;
+        rucio_call().await;
+        let rses = self.store().rses(&query.namespace, &query.expression)?;
+        Ok(Json(json!(rses)))
+    }
+}
+
+impl UploadJobsHandler {
+    #[authenticated]
+    #[prometheus_metrics]
+    pub(crate) async fn get(self) -> Result<Json<Value>, ApiError> {
+        let Namespace { namespace } = self.query()?;
+        let jobs = self.store().upload_jobs(&namespace)?;
+        Ok(Json(json!(jobs)))
+    }
+}
+
+impl UploadJobsDetailsHandler {
+    #[authenticated]
+    #[prometheus_metrics(skip)]
+    pub(crate) async fn get(self) -> Result<Json<Value>, ApiError> {
+        let query: JobQuery = self.query()?;
+        let job = self.store().upload_job(&query.namespace, &query.id)?;
+        Ok(Json(json!(job)))
+    }
+
+    #[authenticated]
+    #[prometheus_metrics(skip)]
+    pub(crate) async fn delete(self) -> Result<Json<Value>, ApiError> {
+        let query: JobQuery = self.query()?;
+        self.store()
+            .delete_upload_job(&query.namespace, &query.id)?;
+        Ok(success())
+    }
+}
+
+impl UploadJobsLogHandler {
+    /// Plain text, as upstream.
+    #[authenticated]
+    #[prometheus_metrics(skip)]
+    pub(crate) async fn get(self) -> Result<String, ApiError> {
+        let query: JobQuery = self.query()?;
+        self.store().upload_log(&query.namespace, &query.id)
+    }
+}
+
+impl UploadHandler {
+    #[authenticated]
+    #[prometheus_metrics]
+    pub(crate) async fn post(self, body: JsonBody<UploadRequest>) -> Result<Json<Value>, ApiError> {
+        let Namespace { namespace } = self.query()?;
+        let Json(request) = body?;
+        self.store().start_upload(&namespace, request)?;
+        Ok(success())
+    }
+}
+
+/// `/metrics`: the runtime's whole registry. Behind the token unless the server was started
+/// with `--metrics-public`; never measured: scrapes are not traffic.
+pub(crate) struct MetricsHandler(Request);
+
+impl FromRequestParts<App> for MetricsHandler {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Infallible> {
+        Ok(MetricsHandler(Request::new(parts, app)))
+    }
+}
+
+impl Authenticate for MetricsHandler {
+    type Rejection = ApiError;
+
+    fn authenticate(&self) -> Result<(), ApiError> {
+        if self.0.app.0.metrics_public {
+            Ok(())
+        } else {
+            self.0.authenticate()
+        }
+    }
+}
+
+impl MetricsHandler {
+    #[authenticated]
+    #[prometheus_metrics(skip)]
+    pub(crate) async fn get(self) -> Result<impl IntoResponse, ApiError> {
+        let content_type = HeaderValue::from_static(runtime::CONTENT_TYPE);
+        Ok(([(CONTENT_TYPE, content_type)], runtime::gather()))
+    }
+}

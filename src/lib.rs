@@ -1,0 +1,104 @@
+//! The demo server: the Rucio JupyterLab extension's handlers in Rust, behind Jupyter-style token
+//! authentication, each counted and timed by `#[prometheus_metrics]`, and one `/metrics` for
+//! everything the process measures.
+//!
+//! `main.rs` parses arguments and serves [`router`]; the tests build the same router in-process.
+
+mod auth;
+mod error;
+mod handlers;
+mod store;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use metrics_runtime::prometheus::{self, IntGauge, Opts};
+
+pub use auth::Token;
+use error::ApiError;
+pub use handlers::App;
+use handlers::{
+    AuthConfigHandler, DIDBrowserHandler, DIDDetailsHandler, DIDMakeAvailableHandler,
+    DIDSearchHandler, FileBrowserHandler, InstancesHandler, ListRSEsHandler, ListScopesHandler,
+    MetricsHandler, OIDCAuthCheckHandler, PurgeCacheHandler, UploadHandler,
+    UploadJobsDetailsHandler, UploadJobsHandler, UploadJobsLogHandler,
+};
+
+/// Metric names start with this, as upstream: `rucio_jupyterlab_requests_total`, ….
+pub const NAMESPACE: &str = "rucio_jupyterlab";
+
+/// Where the extension's routes live, as in JupyterLab.
+pub const API_PREFIX: &str = "/rucio-jupyterlab";
+
+/// Largest accepted request body. The extension's bodies are a few hundred bytes.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// How long one simulated Rucio call takes. The handlers that call Rucio (`files`, `did`,
+/// `did-search`, `list-scopes`, `list-rses`) await it, so their latency is real.
+pub const RUCIO_LATENCY: Duration = Duration::from_millis(5);
+
+/// The git revision the binary was built from, or `unknown` (see `build.rs`).
+pub const GIT_REVISION: &str = env!("DEMO_GIT_REVISION");
+
+/// Histogram bounds in seconds. The handlers take microseconds (local) to a few milliseconds
+/// (Rucio calls); the prometheus default buckets start at 5 ms and would lump them together.
+const LATENCY_BUCKETS: [f64; 14] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
+
+/// Configures the metrics runtime (namespace, buckets) and registers the build-info gauge, in
+/// the default registry next to the process metrics. Once per process, before serving.
+pub fn install_metrics() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    metrics_runtime::Config::new()
+        .namespace(NAMESPACE)
+        .buckets(LATENCY_BUCKETS)
+        .install()?;
+    let build_info = IntGauge::with_opts(
+        Opts::new(
+            format!("{NAMESPACE}_build_info"),
+            "Build of the demo server: version and git revision; always 1.",
+        )
+        .const_label("version", env!("CARGO_PKG_VERSION"))
+        .const_label("revision", GIT_REVISION),
+    )?;
+    build_info.set(1);
+    prometheus::register(Box::new(build_info))?;
+    Ok(())
+}
+
+/// Every route: the extension's under [`API_PREFIX`], and `/metrics` at the root.
+pub fn router(app: App) -> Router {
+    let api = Router::new()
+        .route(
+            "/instances",
+            get(InstancesHandler::get).put(InstancesHandler::put),
+        )
+        .route(
+            "/auth",
+            get(AuthConfigHandler::get).put(AuthConfigHandler::put),
+        )
+        .route("/files", get(DIDBrowserHandler::get))
+        .route("/did", get(DIDDetailsHandler::get))
+        .route("/did-search", get(DIDSearchHandler::get))
+        .route("/did/make-available", post(DIDMakeAvailableHandler::post))
+        .route("/file-browser", get(FileBrowserHandler::get))
+        .route("/purge-cache", post(PurgeCacheHandler::post))
+        .route("/oidc-auth-check", get(OIDCAuthCheckHandler::get))
+        .route("/list-scopes", get(ListScopesHandler::get))
+        .route("/list-rses", get(ListRSEsHandler::get))
+        .route("/upload/jobs", get(UploadJobsHandler::get))
+        .route(
+            "/upload/jobs/details",
+            get(UploadJobsDetailsHandler::get).delete(UploadJobsDetailsHandler::delete),
+        )
+        .route("/upload/jobs/log", get(UploadJobsLogHandler::get))
+        .route("/upload", post(UploadHandler::post));
+    Router::new()
+        .route("/metrics", get(MetricsHandler::get))
+        .nest(API_PREFIX, api)
+        .fallback(|| async { ApiError::not_found("no such route") })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(app)
+}

@@ -1,0 +1,716 @@
+//! A fake Rucio and the extension's local database, in memory: two instances with a few scopes,
+//! RSEs and DIDs each, stored credentials, the attached-files cache, replication requests, the
+//! user's home directory and upload jobs.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::ApiError;
+
+/// How long a simulated replication or upload runs before it reports `OK`.
+const TRANSFER_TIME: Duration = Duration::from_secs(2);
+
+/// The JupyterLab user's home directory, and the files in it (relative paths).
+const HOME: &str = "/home/jovyan";
+const HOME_FILES: &[&str] = &[
+    "README.md",
+    "notebooks/ttbar-analysis.ipynb",
+    "notebooks/higgs-to-4l.ipynb",
+    "data/hist.root",
+    "data/events.csv",
+];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum AuthType {
+    Userpass,
+    X509,
+    X509Proxy,
+    Oidc,
+}
+
+#[derive(Clone, Copy, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Mode {
+    /// Rucio replicates files to an RSE mounted into JupyterLab.
+    Replica,
+    /// The extension downloads files into the user's home.
+    Download,
+}
+
+#[derive(Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+enum DidType {
+    Container,
+    Dataset,
+    File,
+}
+
+struct Did {
+    scope: &'static str,
+    name: &'static str,
+    kind: DidType,
+    /// Size in bytes, for files.
+    bytes: u64,
+    /// `scope:name` of the DIDs attached to a collection.
+    children: Vec<&'static str>,
+}
+
+impl Did {
+    fn file(did: &'static str, bytes: u64) -> Did {
+        let (scope, name) = did.split_once(':').expect("fake DIDs are scope:name");
+        Did {
+            scope,
+            name,
+            kind: DidType::File,
+            bytes,
+            children: Vec::new(),
+        }
+    }
+
+    fn collection(did: &'static str, kind: DidType, children: Vec<&'static str>) -> Did {
+        Did {
+            kind,
+            children,
+            ..Did::file(did, 0)
+        }
+    }
+
+    fn did(&self) -> String {
+        format!("{}:{}", self.scope, self.name)
+    }
+}
+
+/// One configured Rucio instance and its catalogue.
+#[derive(Serialize)]
+pub(crate) struct Instance {
+    name: &'static str,
+    display_name: &'static str,
+    mode: Mode,
+    #[serde(skip)]
+    wildcard_enabled: bool,
+    /// Where replicated files appear in JupyterLab.
+    #[serde(skip)]
+    mount_path: &'static str,
+    #[serde(skip)]
+    scopes: Vec<&'static str>,
+    #[serde(skip)]
+    rses: Vec<&'static str>,
+    #[serde(skip)]
+    dids: Vec<Did>,
+}
+
+impl Instance {
+    fn atlas() -> Instance {
+        let dataset = "data18_13TeV:data18_13TeV.00348885.physics_Main.deriv.DAOD_PHYS";
+        let mc = "mc16_13TeV:mc16_13TeV.410470.PhPy8EG_A14_ttbar.deriv.DAOD_PHYS";
+        Instance {
+            name: "atlas",
+            display_name: "ATLAS",
+            mode: Mode::Replica,
+            wildcard_enabled: false,
+            mount_path: "/eos/rucio",
+            scopes: vec!["data18_13TeV", "mc16_13TeV", "user.alice"],
+            rses: vec![
+                "CERN-PROD_DATADISK",
+                "CERN-PROD_SCRATCHDISK",
+                "BNL-OSG2_DATADISK",
+                "DESY-HH_LOCALGROUPDISK",
+            ],
+            dids: vec![
+                Did::collection(
+                    dataset,
+                    DidType::Dataset,
+                    vec![
+                        "data18_13TeV:DAOD_PHYS.24125987._000001.pool.root.1",
+                        "data18_13TeV:DAOD_PHYS.24125987._000002.pool.root.1",
+                        "data18_13TeV:DAOD_PHYS.24125987._000003.pool.root.1",
+                    ],
+                ),
+                Did::file(
+                    "data18_13TeV:DAOD_PHYS.24125987._000001.pool.root.1",
+                    2_147_483_648,
+                ),
+                Did::file(
+                    "data18_13TeV:DAOD_PHYS.24125987._000002.pool.root.1",
+                    1_932_735_283,
+                ),
+                Did::file(
+                    "data18_13TeV:DAOD_PHYS.24125987._000003.pool.root.1",
+                    805_306_368,
+                ),
+                Did::collection(
+                    mc,
+                    DidType::Dataset,
+                    vec![
+                        "mc16_13TeV:DAOD_PHYS.19279112._000001.pool.root.1",
+                        "mc16_13TeV:DAOD_PHYS.19279112._000002.pool.root.1",
+                    ],
+                ),
+                Did::file(
+                    "mc16_13TeV:DAOD_PHYS.19279112._000001.pool.root.1",
+                    3_221_225_472,
+                ),
+                Did::file(
+                    "mc16_13TeV:DAOD_PHYS.19279112._000002.pool.root.1",
+                    2_684_354_560,
+                ),
+                Did::collection(
+                    "user.alice:user.alice.ttbar.v1",
+                    DidType::Container,
+                    vec![dataset, mc],
+                ),
+                Did::file("user.alice:user.alice.hist.root", 52_428_800),
+            ],
+        }
+    }
+
+    fn cms() -> Instance {
+        let dataset = "cms:/DoubleMuon/Run2018A-UL2018_MiniAODv2-v1/MINIAOD";
+        Instance {
+            name: "cms",
+            display_name: "CMS",
+            mode: Mode::Download,
+            wildcard_enabled: true,
+            mount_path: "/home/jovyan/rucio",
+            scopes: vec!["cms", "user.bob"],
+            rses: vec!["T1_US_FNAL_Disk", "T2_CH_CERN", "T2_DE_DESY"],
+            dids: vec![
+                Did::collection(
+                    dataset,
+                    DidType::Dataset,
+                    vec![
+                        "cms:/store/data/Run2018A/DoubleMuon/MINIAOD/UL2018_MiniAODv2-v1/0001.root",
+                        "cms:/store/data/Run2018A/DoubleMuon/MINIAOD/UL2018_MiniAODv2-v1/0002.root",
+                    ],
+                ),
+                Did::file(
+                    "cms:/store/data/Run2018A/DoubleMuon/MINIAOD/UL2018_MiniAODv2-v1/0001.root",
+                    3_758_096_384,
+                ),
+                Did::file(
+                    "cms:/store/data/Run2018A/DoubleMuon/MINIAOD/UL2018_MiniAODv2-v1/0002.root",
+                    3_489_660_928,
+                ),
+                Did::file("user.bob:user.bob.skim.root", 104_857_600),
+            ],
+        }
+    }
+
+    fn lookup(&self, did: &str) -> Result<&Did, ApiError> {
+        let (scope, name) = split_did(did)?;
+        self.dids
+            .iter()
+            .find(|d| d.scope == scope && d.name == name)
+            .ok_or_else(|| ApiError::not_found(format!("DID not found: {did}")))
+    }
+
+    /// The files in a DID: itself for a file, else those of its collections, recursively.
+    fn files_of<'a>(&'a self, did: &'a Did) -> Vec<&'a Did> {
+        if did.kind == DidType::File {
+            return vec![did];
+        }
+        did.children
+            .iter()
+            .filter_map(|child| self.lookup(child).ok())
+            .flat_map(|child| self.files_of(child))
+            .collect()
+    }
+}
+
+fn split_did(did: &str) -> Result<(&str, &str), ApiError> {
+    match did.split_once(':') {
+        Some((scope, name)) if !scope.is_empty() && !name.is_empty() => Ok((scope, name)),
+        _ => Err(ApiError::bad_request(format!(
+            "expected a DID as scope:name, got {did:?}"
+        ))),
+    }
+}
+
+/// Rucio's wildcards: `*` (and SQL's `%`) match any run of characters.
+fn wildcard_match(pattern: &str, text: &str) -> bool {
+    match pattern.chars().next() {
+        None => text.is_empty(),
+        Some('*' | '%') => {
+            let rest = &pattern[1..];
+            text.char_indices()
+                .map(|(index, _)| index)
+                .chain([text.len()])
+                .any(|index| wildcard_match(rest, &text[index..]))
+        }
+        Some(c) => text
+            .strip_prefix(c)
+            .is_some_and(|text| wildcard_match(&pattern[c.len_utf8()..], text)),
+    }
+}
+
+#[derive(Serialize)]
+pub(crate) struct InstancesView<'a> {
+    active_instance: &'a str,
+    auth_type: AuthType,
+    instances: &'a [Instance],
+}
+
+#[derive(Clone, Serialize)]
+pub(crate) struct AttachedFile {
+    did: String,
+    size: u64,
+}
+
+#[derive(Serialize)]
+pub(crate) struct FileDetails {
+    status: &'static str,
+    did: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path: Option<String>,
+    size: u64,
+}
+
+#[derive(Serialize)]
+pub(crate) struct SearchResult {
+    did: String,
+    #[serde(rename = "type")]
+    kind: DidType,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    size: Option<u64>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct DirectoryItem {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    name: String,
+    path: String,
+}
+
+/// The body of `POST upload`, as the extension's frontend sends it.
+#[derive(Deserialize)]
+pub(crate) struct UploadRequest {
+    file_paths: Vec<String>,
+    rse: String,
+    scope: String,
+    #[serde(default)]
+    add_to_dataset: bool,
+    dataset_scope: Option<String>,
+    dataset_name: Option<String>,
+    lifetime: Option<u64>,
+}
+
+struct UploadJob {
+    id: u64,
+    namespace: String,
+    did: String,
+    dataset_did: Option<String>,
+    path: String,
+    rse: String,
+    lifetime: Option<u64>,
+    started: Instant,
+}
+
+#[derive(Serialize)]
+pub(crate) struct UploadJobView {
+    id: String,
+    did: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dataset_did: Option<String>,
+    path: String,
+    rse: String,
+    uploaded: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lifetime: Option<u64>,
+    pid: u64,
+    status: &'static str,
+}
+
+impl UploadJob {
+    fn view(&self) -> UploadJobView {
+        let uploaded = self.started.elapsed() >= TRANSFER_TIME;
+        UploadJobView {
+            id: self.id.to_string(),
+            did: self.did.clone(),
+            dataset_did: self.dataset_did.clone(),
+            path: self.path.clone(),
+            rse: self.rse.clone(),
+            uploaded,
+            lifetime: self.lifetime,
+            // A fake pid: upstream runs each upload in a child process.
+            pid: 40_000 + self.id,
+            status: if uploaded { "OK" } else { "UPLOADING" },
+        }
+    }
+
+    fn log(&self) -> String {
+        let mut log = format!(
+            "Preparing upload of {path}\nUploading {did} to {rse}\n",
+            path = self.path,
+            did = self.did,
+            rse = self.rse,
+        );
+        if self.started.elapsed() >= TRANSFER_TIME {
+            log.push_str(&format!("Successfully uploaded file {}\n", self.did));
+            if let Some(dataset) = &self.dataset_did {
+                log.push_str(&format!("Attached {} to {dataset}\n", self.did));
+            }
+        }
+        log
+    }
+}
+
+pub(crate) struct Store {
+    instances: Vec<Instance>,
+    active_instance: &'static str,
+    active_auth: AuthType,
+    credentials: HashMap<(String, AuthType), Value>,
+    /// The extension's cache of `files` answers, per (instance, DID); `purge-cache` empties it.
+    attached_files: HashMap<(String, String), Vec<AttachedFile>>,
+    /// When replication of a file was requested, per (instance, file DID).
+    replications: HashMap<(String, String), Instant>,
+    uploads: Vec<UploadJob>,
+    next_upload_id: u64,
+}
+
+impl Store {
+    pub(crate) fn new() -> Store {
+        Store {
+            instances: vec![Instance::atlas(), Instance::cms()],
+            active_instance: "atlas",
+            active_auth: AuthType::Oidc,
+            credentials: HashMap::new(),
+            attached_files: HashMap::new(),
+            replications: HashMap::new(),
+            uploads: Vec::new(),
+            next_upload_id: 1,
+        }
+    }
+
+    pub(crate) fn instance(&self, namespace: &str) -> Result<&Instance, ApiError> {
+        self.instances
+            .iter()
+            .find(|instance| instance.name == namespace)
+            .ok_or_else(|| ApiError::not_found(format!("unknown Rucio instance {namespace:?}")))
+    }
+
+    pub(crate) fn instances(&self) -> InstancesView<'_> {
+        InstancesView {
+            active_instance: self.active_instance,
+            auth_type: self.active_auth,
+            instances: &self.instances,
+        }
+    }
+
+    pub(crate) fn set_active(&mut self, namespace: &str, auth: AuthType) -> Result<(), ApiError> {
+        self.active_instance = self.instance(namespace)?.name;
+        self.active_auth = auth;
+        Ok(())
+    }
+
+    pub(crate) fn credentials(&self, namespace: &str, auth: AuthType) -> Result<&Value, ApiError> {
+        self.instance(namespace)?;
+        self.credentials
+            .get(&(namespace.to_owned(), auth))
+            .ok_or_else(|| ApiError::not_found("Auth credentials not set"))
+    }
+
+    pub(crate) fn set_credentials(
+        &mut self,
+        namespace: &str,
+        auth: AuthType,
+        params: Value,
+    ) -> Result<(), ApiError> {
+        self.instance(namespace)?;
+        self.credentials
+            .insert((namespace.to_owned(), auth), params);
+        Ok(())
+    }
+
+    pub(crate) fn cached_files(&self, namespace: &str, did: &str) -> Option<Vec<AttachedFile>> {
+        self.attached_files
+            .get(&(namespace.to_owned(), did.to_owned()))
+            .cloned()
+    }
+
+    /// What Rucio's `list_files` answers for a DID; the answer is cached.
+    pub(crate) fn fetch_files(
+        &mut self,
+        namespace: &str,
+        did: &str,
+    ) -> Result<Vec<AttachedFile>, ApiError> {
+        let instance = self.instance(namespace)?;
+        let files: Vec<AttachedFile> = instance
+            .files_of(instance.lookup(did)?)
+            .into_iter()
+            .map(|file| AttachedFile {
+                did: file.did(),
+                size: file.bytes,
+            })
+            .collect();
+        self.attached_files
+            .insert((namespace.to_owned(), did.to_owned()), files.clone());
+        Ok(files)
+    }
+
+    pub(crate) fn purge_cache(&mut self) {
+        self.attached_files.clear();
+    }
+
+    /// Each file of a DID with its replication status and, once available, its local path.
+    pub(crate) fn did_details(
+        &self,
+        namespace: &str,
+        did: &str,
+    ) -> Result<Vec<FileDetails>, ApiError> {
+        let instance = self.instance(namespace)?;
+        let details = instance
+            .files_of(instance.lookup(did)?)
+            .into_iter()
+            .map(|file| {
+                let did = file.did();
+                let status = match self.replications.get(&(namespace.to_owned(), did.clone())) {
+                    None => "NOT_AVAILABLE",
+                    Some(requested) if requested.elapsed() < TRANSFER_TIME => "REPLICATING",
+                    Some(_) => "OK",
+                };
+                let path = (status == "OK").then(|| {
+                    format!(
+                        "{}/{}/{}",
+                        instance.mount_path,
+                        file.scope,
+                        file.name.trim_start_matches('/')
+                    )
+                });
+                FileDetails {
+                    status,
+                    did,
+                    path,
+                    size: file.bytes,
+                }
+            })
+            .collect();
+        Ok(details)
+    }
+
+    /// Starts replicating (or downloading) every file of a DID that is not there yet.
+    pub(crate) fn make_available(&mut self, namespace: &str, did: &str) -> Result<(), ApiError> {
+        let instance = self.instance(namespace)?;
+        let files: Vec<String> = instance
+            .files_of(instance.lookup(did)?)
+            .into_iter()
+            .map(Did::did)
+            .collect();
+        let now = Instant::now();
+        for file in files {
+            self.replications
+                .entry((namespace.to_owned(), file))
+                .or_insert(now);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn search(
+        &self,
+        namespace: &str,
+        did: &str,
+        search_type: &str,
+    ) -> Result<Vec<SearchResult>, ApiError> {
+        let instance = self.instance(namespace)?;
+        let (scope, pattern) = split_did(did)?;
+        if pattern.contains(['*', '%']) && !instance.wildcard_enabled {
+            return Err(ApiError::bad_request("wildcard_disabled"));
+        }
+        let wanted: &[DidType] = match search_type {
+            "collection" => &[DidType::Container, DidType::Dataset],
+            "container" => &[DidType::Container],
+            "dataset" => &[DidType::Dataset],
+            "file" => &[DidType::File],
+            "all" => &[DidType::Container, DidType::Dataset, DidType::File],
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "unknown search type {other:?}: use collection, container, dataset, file or all"
+                )));
+            }
+        };
+        Ok(instance
+            .dids
+            .iter()
+            .filter(|d| d.scope == scope && wanted.contains(&d.kind))
+            .filter(|d| wildcard_match(pattern, d.name))
+            .map(|d| SearchResult {
+                did: d.did(),
+                kind: d.kind,
+                size: (d.kind == DidType::File).then_some(d.bytes),
+            })
+            .collect())
+    }
+
+    pub(crate) fn scopes(&self, namespace: &str) -> Result<Vec<&'static str>, ApiError> {
+        Ok(self.instance(namespace)?.scopes.clone())
+    }
+
+    /// RSE names matching an expression; only names and wildcards, not Rucio's full RSE
+    /// expression grammar.
+    pub(crate) fn rses(
+        &self,
+        namespace: &str,
+        expression: &str,
+    ) -> Result<Vec<&'static str>, ApiError> {
+        Ok(self
+            .instance(namespace)?
+            .rses
+            .iter()
+            .copied()
+            .filter(|rse| wildcard_match(expression, rse))
+            .collect())
+    }
+
+    pub(crate) fn start_upload(
+        &mut self,
+        namespace: &str,
+        request: UploadRequest,
+    ) -> Result<(), ApiError> {
+        let instance = self.instance(namespace)?;
+        if request.file_paths.is_empty() {
+            return Err(ApiError::bad_request("file_paths is empty"));
+        }
+        if !instance.rses.contains(&request.rse.as_str()) {
+            return Err(ApiError::bad_request(format!(
+                "unknown RSE {:?}",
+                request.rse
+            )));
+        }
+        if !instance.scopes.contains(&request.scope.as_str()) {
+            return Err(ApiError::bad_request(format!(
+                "unknown scope {:?}",
+                request.scope
+            )));
+        }
+        let dataset_did = if request.add_to_dataset {
+            match (&request.dataset_scope, &request.dataset_name) {
+                (Some(scope), Some(name)) => Some(format!("{scope}:{name}")),
+                _ => {
+                    return Err(ApiError::bad_request(
+                        "add_to_dataset needs dataset_scope and dataset_name",
+                    ));
+                }
+            }
+        } else {
+            None
+        };
+        let mut paths = Vec::with_capacity(request.file_paths.len());
+        for path in &request.file_paths {
+            let absolute = home_path(path);
+            if !HOME_FILES
+                .iter()
+                .any(|file| format!("{HOME}/{file}") == absolute)
+            {
+                return Err(ApiError::bad_request(format!("no such file: {path}")));
+            }
+            paths.push(absolute);
+        }
+        for path in paths {
+            let file_name = path.rsplit('/').next().unwrap_or(&path);
+            self.uploads.push(UploadJob {
+                id: self.next_upload_id,
+                namespace: namespace.to_owned(),
+                did: format!("{}:{file_name}", request.scope),
+                dataset_did: dataset_did.clone(),
+                rse: request.rse.clone(),
+                lifetime: request.lifetime,
+                path,
+                started: Instant::now(),
+            });
+            self.next_upload_id += 1;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn upload_jobs(&self, namespace: &str) -> Result<Vec<UploadJobView>, ApiError> {
+        self.instance(namespace)?;
+        Ok(self
+            .uploads
+            .iter()
+            .filter(|job| job.namespace == namespace)
+            .map(UploadJob::view)
+            .collect())
+    }
+
+    fn upload_job_index(&self, namespace: &str, id: &str) -> Result<usize, ApiError> {
+        self.instance(namespace)?;
+        self.uploads
+            .iter()
+            .position(|job| job.namespace == namespace && job.id.to_string() == id)
+            .ok_or_else(|| ApiError::not_found(format!("no upload job {id:?}")))
+    }
+
+    pub(crate) fn upload_job(&self, namespace: &str, id: &str) -> Result<UploadJobView, ApiError> {
+        Ok(self.uploads[self.upload_job_index(namespace, id)?].view())
+    }
+
+    pub(crate) fn delete_upload_job(&mut self, namespace: &str, id: &str) -> Result<(), ApiError> {
+        let index = self.upload_job_index(namespace, id)?;
+        self.uploads.remove(index);
+        Ok(())
+    }
+
+    pub(crate) fn upload_log(&self, namespace: &str, id: &str) -> Result<String, ApiError> {
+        let index = self
+            .upload_job_index(namespace, id)
+            .map_err(|_| ApiError::not_found("Logfile does not exist"))?;
+        Ok(self.uploads[index].log())
+    }
+}
+
+/// `~/x`, `x` and `/home/jovyan/x` all name the same file; `""` is the home directory.
+fn home_path(path: &str) -> String {
+    let path = path.trim_end_matches('/');
+    let relative = path
+        .strip_prefix('~')
+        .map(|rest| rest.trim_start_matches('/'));
+    match relative {
+        Some("") => HOME.to_owned(),
+        Some(rest) => format!("{HOME}/{rest}"),
+        None if path.is_empty() => HOME.to_owned(),
+        None if path.starts_with('/') => path.to_owned(),
+        None => format!("{HOME}/{path}"),
+    }
+}
+
+/// The entries of a directory of the fake home, or `None` if there is no such directory.
+pub(crate) fn list_directory(path: &str) -> Option<Vec<DirectoryItem>> {
+    let directory = home_path(path);
+    let mut entries = BTreeMap::new();
+    for file in HOME_FILES {
+        let full = format!("{HOME}/{file}");
+        let Some(rest) = full.strip_prefix(&format!("{directory}/")) else {
+            continue;
+        };
+        let (name, kind) = match rest.split_once('/') {
+            Some((dir, _)) => (dir, "dir"),
+            None => (rest, "file"),
+        };
+        entries.insert(name.to_owned(), kind);
+    }
+    if entries.is_empty() {
+        return None;
+    }
+    Some(
+        entries
+            .into_iter()
+            .map(|(name, kind)| DirectoryItem {
+                kind,
+                path: format!("{directory}/{name}"),
+                name,
+            })
+            .collect(),
+    )
+}
+
+/// Unix time one hour from now: when the fake OIDC token expires.
+pub(crate) fn oidc_token_expiry() -> u64 {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    now.as_secs() + 3600
+}
