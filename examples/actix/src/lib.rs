@@ -1,0 +1,227 @@
+//! A small actix-web 4 service whose handlers are authenticated and measured with
+//! `#[authenticated]` and `#[prometheus_metrics]`, with one `/metrics` route for Prometheus.
+//!
+//! # Attribute order
+//!
+//! Write actix's route attribute on top, then ours, `#[authenticated]` above
+//! `#[prometheus_metrics]` as always:
+//!
+//! ```
+//! use actix_example::{ApiError, Token};
+//! use actix_web::{Responder, get, web::Json};
+//! use metrics_runtime::{authenticated, prometheus_metrics};
+//!
+//! #[get("/scopes")]
+//! #[authenticated]
+//! #[prometheus_metrics]
+//! async fn list_scopes(token: Token) -> Result<impl Responder, ApiError> {
+//!     Ok(Json(["user.alice", "data18"]))
+//! }
+//! ```
+//!
+//! `#[get]` turns the fn into a unit struct that registers the route and keeps the fn, with our
+//! attributes still on it, inside that struct's `register`; ours then expand on that fn as on any
+//! other. Putting the route attribute last (`#[authenticated] #[prometheus_metrics] #[get(…)]`)
+//! works as well: ours rewrite the body and leave `#[get]` on the fn, which then wraps the
+//! instrumented fn. Both orders authenticate before measuring and count each request exactly once
+//! (`tests/http.rs` serves a handler of each order). Only the order of our two attributes matters:
+//! `#[prometheus_metrics]` above `#[authenticated]` is a compile error.
+//!
+//! # Authentication
+//!
+//! [`Token`] is an extractor that never fails: it only records the `Authorization` header, so a
+//! missing or wrong token reaches `#[authenticated]`, which rejects it with [`ApiError::Forbidden`]
+//! (403, JSON body) before the handler is counted or timed.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::fmt;
+use std::future::{Ready, ready};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use actix_web::dev::Payload;
+use actix_web::http::StatusCode;
+use actix_web::http::header::AUTHORIZATION;
+use actix_web::web::{Data, Json, Path, ServiceConfig};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, Responder, ResponseError, get, put};
+use metrics_runtime::{Authenticate, authenticated, prometheus_metrics};
+use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
+
+/// The service's shared state; cloning it is cheap, so every actix worker's `App` can have one.
+#[derive(Clone)]
+pub struct Api {
+    token: ApiToken,
+    instances: Data<Mutex<BTreeMap<String, Instance>>>,
+}
+
+impl Api {
+    /// A service that accepts requests presenting `token`.
+    pub fn new(token: &str) -> Api {
+        Api {
+            token: ApiToken(token.into()),
+            instances: Data::default(),
+        }
+    }
+
+    /// Registers the routes and their state; use it as `App::new().configure(|c| api.configure(c))`.
+    pub fn configure(&self, config: &mut ServiceConfig) {
+        config
+            .app_data(self.token.clone())
+            .app_data(self.instances.clone())
+            .service(metrics)
+            .service(list_scopes)
+            .service(get_instance)
+            .service(put_instance);
+    }
+}
+
+/// The token the service expects. No `Debug`: it is a secret.
+#[derive(Clone)]
+struct ApiToken(Arc<str>);
+
+/// What a request presented in `Authorization: Bearer <T>` or `Authorization: token <T>`,
+/// checked by `#[authenticated]` against the service's token.
+pub struct Token {
+    presented: Option<String>,
+    expected: Option<ApiToken>,
+}
+
+impl FromRequest for Token {
+    // Infallible on purpose: rejecting here would answer with actix's response instead of
+    // `ApiError::Forbidden`, and would hide the decision from `#[authenticated]`.
+    type Error = Infallible;
+    type Future = Ready<Result<Token, Infallible>>;
+
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let presented = request
+            .headers()
+            .get(AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.trim().split_once(' '))
+            // Authentication schemes are case-insensitive (RFC 9110 §11.1).
+            .filter(|(scheme, _)| {
+                scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("token")
+            })
+            .map(|(_, token)| token.trim_start().to_owned());
+        ready(Ok(Token {
+            presented,
+            expected: request.app_data::<ApiToken>().cloned(),
+        }))
+    }
+}
+
+impl Authenticate for Token {
+    type Rejection = ApiError;
+
+    fn authenticate(&self) -> Result<(), ApiError> {
+        match (&self.presented, &self.expected) {
+            // Constant time in the token's content, so timing does not reveal a partial match.
+            (Some(presented), Some(ApiToken(expected)))
+                if bool::from(presented.as_bytes().ct_eq(expected.as_bytes())) =>
+            {
+                Ok(())
+            }
+            // No token configured fails closed.
+            _ => Err(ApiError::Forbidden),
+        }
+    }
+}
+
+/// Every error a handler answers with, as a JSON body `{"error": "...", "message": "..."}`.
+#[derive(Debug, PartialEq)]
+pub enum ApiError {
+    /// No token, an unknown scheme or a wrong token: 403.
+    Forbidden,
+    /// No instance of that name: 404.
+    NotFound(String),
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ApiError::Forbidden => f.write_str("a valid token is required"),
+            ApiError::NotFound(name) => write!(f, "no instance named {name:?}"),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorBody {
+    error: &'static str,
+    message: String,
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::Forbidden => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let error = match self {
+            ApiError::Forbidden => "forbidden",
+            ApiError::NotFound(_) => "not_found",
+        };
+        HttpResponse::build(self.status_code()).json(ErrorBody {
+            error,
+            message: self.to_string(),
+        })
+    }
+}
+
+/// A Rucio instance as the API stores it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Instance {
+    pub site: String,
+}
+
+/// The one route Prometheus scrapes: not authenticated and not measured itself.
+#[get("/metrics")]
+async fn metrics() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(metrics_runtime::CONTENT_TYPE)
+        .body(metrics_runtime::gather())
+}
+
+#[get("/scopes")]
+#[authenticated]
+#[prometheus_metrics]
+async fn list_scopes(token: Token) -> Result<impl Responder, ApiError> {
+    Ok(Json(["user.alice", "data18"]))
+}
+
+#[get("/instances/{name}")]
+#[authenticated]
+#[prometheus_metrics]
+async fn get_instance(
+    token: Token,
+    name: Path<String>,
+    instances: Data<Mutex<BTreeMap<String, Instance>>>,
+) -> Result<Json<Instance>, ApiError> {
+    let name = name.into_inner();
+    let instances = instances.lock().unwrap_or_else(PoisonError::into_inner);
+    match instances.get(&name) {
+        Some(instance) => Ok(Json(instance.clone())),
+        None => Err(ApiError::NotFound(name)),
+    }
+}
+
+#[put("/instances/{name}")]
+#[authenticated]
+#[prometheus_metrics]
+async fn put_instance(
+    token: Token,
+    name: Path<String>,
+    instance: Json<Instance>,
+    instances: Data<Mutex<BTreeMap<String, Instance>>>,
+) -> Result<Json<Instance>, ApiError> {
+    let instance = instance.into_inner();
+    instances
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(name.into_inner(), instance.clone());
+    Ok(Json(instance))
+}
