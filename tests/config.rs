@@ -4,7 +4,7 @@
 
 mod support;
 
-use metrics_runtime::prometheus::{IntCounter, Registry};
+use metrics_runtime::prometheus::{IntCounter, Registry, TextEncoder};
 use metrics_runtime::{Config, ConfigError, prometheus_metrics};
 use support::Scrape;
 
@@ -109,12 +109,37 @@ fn bad_configurations_are_rejected_then_a_good_one_installs_once() {
     Config::new()
         .namespace("rucio_jupyterlab")
         .buckets(vec![0.001, 0.01, 0.1])
-        .registry(registry)
+        .registry(registry.clone())
         .install()
         .expect("a valid configuration installs");
 
     configured_handler().unwrap();
     let scrape = Scrape::take();
+    // `gather()` writes the handler families itself; through the registry, as anyone else
+    // gathering it sees them, they are the same samples.
+    let via_registry = TextEncoder::new()
+        .encode_to_string(&registry.gather())
+        .unwrap();
+    let handler_samples = |scrape: &Scrape| {
+        let mut samples: Vec<String> = scrape
+            .samples
+            .iter()
+            .filter(|s| s.name.starts_with("rucio_jupyterlab_"))
+            .map(|s| format!("{} {:?} {}", s.name, s.labels, s.value))
+            .collect();
+        samples.sort();
+        samples
+    };
+    let direct = handler_samples(&scrape);
+    assert_eq!(
+        direct.len(),
+        3 + 6,
+        "3 counters/gauges and a histogram of 3 bounds"
+    );
+    assert_eq!(
+        direct,
+        handler_samples(&Scrape::parse(&via_registry).unwrap())
+    );
     let values = scrape.handler_in("rucio_jupyterlab", "configured_handler");
     assert_eq!(values.requests, 1.0);
     assert_eq!(values.latency_count, 1.0);

@@ -5,6 +5,7 @@ mod auth;
 mod catalog;
 mod clock;
 mod config;
+mod exposition;
 mod site;
 mod slots;
 mod state;
@@ -96,11 +97,5 @@ pub fn gather() -> String {
     static KNOWN_SERIES: std::sync::Once = std::sync::Once::new();
     // Every handler is visible from the first scrape, at 0, not only after its first call.
     KNOWN_SERIES.call_once(catalog::create_known_series);
-    let families = state::runtime().registry.gather();
-    let mut exposition = String::new();
-    if let Err(error) = prometheus::TextEncoder::new().encode_utf8(&families, &mut exposition) {
-        // A comment keeps the scrape parseable and makes the failure visible in it.
-        exposition.push_str(&format!("# metrics_runtime: encoding failed: {error}\n"));
-    }
-    exposition
+    state::runtime().gather()
 }

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use once_cell::sync::OnceCell;
 
 use crate::clock::{self, Clock};
+use crate::exposition;
 use crate::slots::{self, Slot};
 use crate::state;
 
@@ -28,6 +29,8 @@ struct Line([AtomicU64; SLOTS_PER_LINE]);
 pub(crate) struct SiteState {
     pub(crate) handler: String,
     pub(crate) module: &'static str,
+    /// The series' labels as the text format writes them.
+    pub(crate) label_pairs: String,
     /// Bucket upper bounds in clock ticks, without the implicit `+Inf`.
     bounds_ticks: Box<[u64]>,
     clock: &'static Clock,
@@ -57,6 +60,7 @@ impl SiteState {
             .map(|_| Line(std::array::from_fn(|_| AtomicU64::new(0))))
             .collect();
         SiteState {
+            label_pairs: exposition::label_pairs(&handler, site.module),
             handler,
             module: site.module,
             bounds_ticks,

@@ -1,5 +1,6 @@
 //! The one runtime a process has: its settings, its registry and every call site's series.
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -11,15 +12,25 @@ use prometheus::proto::{
 };
 
 use crate::config::{ConfigError, Settings};
+use crate::exposition;
 use crate::site::{CallSite, SiteState, Snapshot};
 
 static RUNTIME: OnceCell<Runtime> = OnceCell::new();
 static INSTALL: Mutex<()> = Mutex::new(());
 
 pub(crate) struct Runtime {
-    pub(crate) registry: Registry,
+    registry: Registry,
     families: Arc<Families>,
     installed_by_config: bool,
+    /// Whether the registry leaves family names and labels as they are (no prefix, no common
+    /// labels), so the handler families can be written without going through it.
+    write_directly: bool,
+}
+
+thread_local! {
+    /// Set while `Runtime::gather` collects the other metrics of the registry: the handler
+    /// families are written directly instead.
+    static WRITING_DIRECTLY: Cell<bool> = const { Cell::new(false) };
 }
 
 /// The runtime in use, created with the default configuration if none was installed.
@@ -35,6 +46,7 @@ pub(crate) fn runtime() -> &'static Runtime {
             eprintln!("metrics_runtime: handler metrics are not exported: {clash}");
         }
         Runtime {
+            write_directly: renders_names_unchanged(&registry),
             registry,
             families,
             installed_by_config: false,
@@ -56,6 +68,7 @@ pub(crate) fn install(settings: Settings) -> Result<(), ConfigError> {
         })?;
     }
     let runtime = Runtime {
+        write_directly: renders_names_unchanged(&settings.registry),
         registry: settings.registry,
         families,
         installed_by_config: true,
@@ -88,6 +101,33 @@ fn register_process_metrics(_: &Registry) -> Result<(), ConfigError> {
 }
 
 impl Runtime {
+    /// The text exposition of the whole registry.
+    pub(crate) fn gather(&self) -> String {
+        let others = if self.write_directly {
+            /// Clears the flag however `gather` ends: a collector of the user's may panic.
+            struct Reset;
+            impl Drop for Reset {
+                fn drop(&mut self) {
+                    WRITING_DIRECTLY.set(false);
+                }
+            }
+            WRITING_DIRECTLY.set(true);
+            let _reset = Reset;
+            self.registry.gather()
+        } else {
+            self.registry.gather()
+        };
+        let mut exposition = String::new();
+        if let Err(error) = prometheus::TextEncoder::new().encode_utf8(&others, &mut exposition) {
+            // A comment keeps the scrape parseable and makes the failure visible in it.
+            exposition.push_str(&format!("# metrics_runtime: encoding failed: {error}\n"));
+        }
+        if self.write_directly {
+            self.families.write_text(&mut exposition);
+        }
+        exposition
+    }
+
     fn already_there(&self) -> ConfigError {
         if self.installed_by_config {
             ConfigError::AlreadyInstalled
@@ -121,6 +161,8 @@ impl Runtime {
 struct Families {
     descs: [Desc; 4],
     bounds_seconds: Vec<f64>,
+    /// The bounds as the text format writes them in `le`.
+    bounds_le: Vec<String>,
     sites: Mutex<BTreeMap<(String, &'static str), &'static SiteState>>,
 }
 
@@ -151,6 +193,7 @@ impl Families {
                     "Handler bodies that returned Err or panicked.",
                 ),
             ],
+            bounds_le: settings.buckets.iter().map(f64::to_string).collect(),
             bounds_seconds: settings.buckets.clone(),
             sites: Mutex::new(BTreeMap::new()),
         }
@@ -180,17 +223,38 @@ impl Families {
         let _ = registry.unregister(Box::new(HandlerCollector(Arc::clone(self))));
     }
 
-    fn render(&self) -> Vec<MetricFamily> {
+    fn snapshots(&self) -> Vec<(&'static SiteState, Snapshot)> {
         let sites = self.sites.lock().unwrap_or_else(PoisonError::into_inner);
+        sites
+            .values()
+            .map(|site| (*site, site.snapshot()))
+            .collect()
+    }
+
+    fn write_text(&self, out: &mut String) {
+        let family = |index: usize| {
+            let desc = &self.descs[index];
+            (desc.fq_name.as_str(), desc.help.as_str())
+        };
+        let names = exposition::Names {
+            requests: family(REQUESTS),
+            latency: family(LATENCY),
+            in_flight: family(IN_FLIGHT),
+            errors: family(ERRORS),
+        };
+        exposition::write_families(out, &names, &self.bounds_le, &self.snapshots());
+    }
+
+    fn render(&self) -> Vec<MetricFamily> {
         let mut metrics: [Vec<Metric>; 4] = Default::default();
-        for site in sites.values() {
+        for (site, snapshot) in self.snapshots() {
             let Snapshot {
                 started,
                 errors,
                 finished,
                 sum_seconds,
                 cumulative,
-            } = site.snapshot();
+            } = snapshot;
             let labelled = |fill: &dyn Fn(&mut Metric)| {
                 let mut metric = Metric::from_label(vec![
                     label_pair("handler", &site.handler),
@@ -247,6 +311,25 @@ impl Families {
     }
 }
 
+/// Whether `registry` gathers a family under its own name and labels: not a registry made with
+/// `Registry::new_custom` and a prefix or common labels, which the text must carry too.
+fn renders_names_unchanged(registry: &Registry) -> bool {
+    const PROBE: &str = "metrics_runtime_unprefixed_probe";
+    let probe = prometheus::IntGauge::new(PROBE, "probe").expect("a valid metric name");
+    if registry.register(Box::new(probe.clone())).is_err() {
+        return false;
+    }
+    let unchanged = registry.gather().iter().any(|family| {
+        family.name() == PROBE
+            && family
+                .get_metric()
+                .iter()
+                .all(|metric| metric.get_label().is_empty())
+    });
+    let _ = registry.unregister(Box::new(probe));
+    unchanged
+}
+
 /// Whether `desc` alone can be registered. The probe carries our exact descriptor because a
 /// failed registration leaves its names behind in the registry with our labels and help.
 fn name_taken(registry: &Registry, desc: &Desc) -> bool {
@@ -288,6 +371,9 @@ impl Collector for HandlerCollector {
     }
 
     fn collect(&self) -> Vec<MetricFamily> {
+        if WRITING_DIRECTLY.get() {
+            return Vec::new();
+        }
         self.0.render()
     }
 }
