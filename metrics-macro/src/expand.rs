@@ -119,7 +119,7 @@ impl Instrument<'_> {
         };
         let guard = format_ident!("__metrics_guard", span = Span::mixed_site());
         let output_value = format_ident!("__metrics_output", span = Span::mixed_site());
-        let enter = self.enter(metrics);
+        let enter = self.enter(metrics, kind);
         let run = match kind {
             Kind::Sync => {
                 let annotation = output
@@ -150,7 +150,7 @@ impl Instrument<'_> {
     }
 
     /// `CallSite::enter` on a static made for this fn: labels are resolved once per call site.
-    fn enter(&self, metrics: &MetricsArgs) -> TokenStream {
+    fn enter(&self, metrics: &MetricsArgs, kind: Kind) -> TokenStream {
         let sig = &self.handler.sig;
         let private = quote!(::metrics_runtime::__private);
         let (constructor, label, self_type) = match (&metrics.handler, sig.receiver()) {
@@ -168,12 +168,17 @@ impl Instrument<'_> {
         };
         let label = label.trim_start_matches("r#");
         let call_site = quote!(CALL_SITE);
+        // A sync call ends on the thread it started on; an async one may move.
+        let enter = match kind {
+            Kind::Sync => quote!(enter_sync),
+            Kind::Async => quote!(enter),
+        };
         let registration = self.registration(Some(&call_site), false);
         quote! {{
             static #call_site: #private::CallSite =
                 #private::CallSite::#constructor(#label, ::core::module_path!());
             #registration
-            #call_site.enter(#self_type)
+            #call_site.#enter(#self_type)
         }}
     }
 

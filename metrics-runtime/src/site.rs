@@ -177,17 +177,31 @@ impl CallSite {
         }
     }
 
-    /// Starts timing a call. `self_type` names `Self` for methods; it runs once per call site.
-    #[inline]
+    /// Starts timing a call of an `async fn`, which may end on another thread. `self_type`
+    /// names `Self` for methods; it runs once per call site.
+    #[inline(always)]
     pub fn enter(&'static self, self_type: fn() -> &'static str) -> Guard {
+        self.start(self_type, false)
+    }
+
+    /// Starts timing a call of a sync fn, which ends on the thread it started on.
+    #[inline(always)]
+    pub fn enter_sync(&'static self, self_type: fn() -> &'static str) -> Guard {
+        self.start(self_type, true)
+    }
+
+    #[inline(always)]
+    fn start(&'static self, self_type: fn() -> &'static str, ends_here: bool) -> Guard {
         let state = match self.state.get() {
             Some(state) => *state,
             None => self.resolve(self_type),
         };
-        state.record_start(slots::current());
+        let slot = slots::current();
+        state.record_start(slot);
         Guard {
             state,
             start: state.clock.now(),
+            end_slot: ends_here.then_some(slot),
         }
     }
 
@@ -239,6 +253,8 @@ pub struct Guard {
     state: &'static SiteState,
     /// Clock ticks; scaled to seconds only when a scrape reads the sum.
     start: u64,
+    /// The slot to record the end in, when the call cannot change threads.
+    end_slot: Option<Slot>,
 }
 
 impl Guard {
@@ -253,8 +269,9 @@ impl Guard {
     fn record_end(&self, failed: bool) {
         // A TSC that differs across sockets could read backwards: that is 0, not 584 years.
         let elapsed = self.state.clock.now().saturating_sub(self.start);
-        // The current thread's slot: an async call may end on another thread than it started.
-        self.state.record_end(slots::current(), elapsed, failed);
+        // Otherwise the current thread's slot: an async call may end on another thread.
+        let slot = self.end_slot.unwrap_or_else(slots::current);
+        self.state.record_end(slot, elapsed, failed);
     }
 }
 
