@@ -80,6 +80,27 @@ impl HandWrittenRegistry {
     }
 }
 
+/// Benchmarks `gather()` against a hand-written registry with the same `handlers` series, after
+/// `call_all` ran every instrumented handler of the benchmark binary once.
+pub fn compare_gather(c: &mut criterion::Criterion, handlers: usize, call_all: fn()) {
+    metrics_runtime::Config::new()
+        .registry(Registry::new())
+        .process_metrics(false)
+        .install()
+        .expect("fresh process");
+    call_all();
+    let hand = HandWrittenRegistry::with_handlers(handlers).expect("valid metrics");
+    assert_eq!(
+        hand.render().lines().count(),
+        metrics_runtime::gather().lines().count(),
+        "both render the same number of samples"
+    );
+    let mut group = c.benchmark_group(format!("gather_{handlers}_handlers"));
+    group.bench_function("ours", |b| b.iter(metrics_runtime::gather));
+    group.bench_function("hand_written", |b| b.iter(|| hand.render()));
+    group.finish();
+}
+
 /// Fifty instrumented handlers `h0` … `h49` in the calling module, and `call_all()`.
 #[macro_export]
 macro_rules! fifty_handlers {
