@@ -110,6 +110,17 @@ impl HandlerValues {
     pub fn of(handler: &str) -> HandlerValues {
         Scrape::take().handler(handler)
     }
+
+    /// The change from `before` to these values (the in-flight gauge as it is now).
+    pub fn since(&self, before: &HandlerValues) -> HandlerValues {
+        HandlerValues {
+            requests: self.requests - before.requests,
+            errors: self.errors - before.errors,
+            in_flight: self.in_flight,
+            latency_count: self.latency_count - before.latency_count,
+            latency_sum: self.latency_sum - before.latency_sum,
+        }
+    }
 }
 
 fn parse_sample(line: &str) -> Option<Sample> {

@@ -4,7 +4,10 @@
 //! The registry is global to this test binary and tests run in parallel, so each handler is
 //! driven by one test only: its before/after differences are then exact.
 
-use std::collections::{BTreeMap, BTreeSet};
+#[path = "../../../tests/support/mod.rs"]
+mod support;
+
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use actix_example::{Api, ApiError, Token};
@@ -14,6 +17,7 @@ use metrics_runtime::{authenticated, prometheus_metrics};
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use reqwest::{RequestBuilder, StatusCode};
 use serde_json::{Value, json};
+use support::Scrape;
 
 const TOKEN: &str = "s3cret";
 
@@ -75,7 +79,7 @@ impl TestServer {
             response.headers()[CONTENT_TYPE].to_str().unwrap(),
             metrics_runtime::CONTENT_TYPE
         );
-        Scrape::parse(&response.text().await.unwrap())
+        Scrape::parse(&response.text().await.unwrap()).unwrap_or_else(|error| panic!("{error}"))
     }
 
     async fn stop(self) {
@@ -168,7 +172,7 @@ async fn route_attribute_on_top_measures_only_authenticated_requests() {
     }
 
     let after = server.scrape().await;
-    let change = |handler| after.handler(handler).minus(&before.handler(handler));
+    let change = |handler| after.handler(handler).since(&before.handler(handler));
     let list_scopes = change("list_scopes");
     let get_instance = change("get_instance");
     let put_instance = change("put_instance");
@@ -179,11 +183,9 @@ async fn route_attribute_on_top_measures_only_authenticated_requests() {
     assert_eq!((put_instance.requests, put_instance.errors), (1.0, 0.0));
     assert_eq!(put_instance.latency_count, 1.0);
     for handler in ["list_scopes", "get_instance", "put_instance"] {
-        assert_eq!(
-            after.value("handler_requests_in_flight", handler),
-            Some(0.0)
-        );
-        assert_eq!(after.module_of(handler), "actix_example", "{handler}");
+        assert_eq!(after.find("handler_requests_in_flight", handler), Some(0.0));
+        let labels = after.labels("handler_requests_total", handler);
+        assert_eq!(labels["module"], "actix_example", "{handler}");
     }
     server.stop().await;
 }
@@ -208,15 +210,18 @@ async fn our_attributes_on_top_measure_only_authenticated_requests() {
     }
 
     let after = server.scrape().await;
-    let change = after.handler("whoami").minus(&before.handler("whoami"));
+    let change = after.handler("whoami").since(&before.handler("whoami"));
     assert_eq!((change.requests, change.errors), (2.0, 0.0));
     assert_eq!(change.latency_count, 2.0);
     assert!(change.latency_sum >= 0.040, "timed: {}", change.latency_sum);
     assert_eq!(
-        after.value("handler_requests_in_flight", "whoami"),
+        after.find("handler_requests_in_flight", "whoami"),
         Some(0.0)
     );
-    assert_eq!(after.module_of("whoami"), "http");
+    assert_eq!(
+        after.labels("handler_requests_total", "whoami")["module"],
+        "http"
+    );
     server.stop().await;
 }
 
@@ -236,158 +241,4 @@ async fn metrics_lists_every_handler_and_is_neither_protected_nor_measured() {
         BTreeSet::from(["get_instance", "list_scopes", "put_instance", "whoami"])
     );
     server.stop().await;
-}
-
-/// One parsed scrape of the text exposition format.
-struct Scrape {
-    samples: Vec<Sample>,
-}
-
-struct Sample {
-    name: String,
-    labels: BTreeMap<String, String>,
-    value: f64,
-}
-
-/// The handler families of one handler, or their change between two scrapes.
-#[derive(Debug)]
-struct HandlerValues {
-    requests: f64,
-    errors: f64,
-    latency_count: f64,
-    latency_sum: f64,
-}
-
-impl HandlerValues {
-    fn minus(&self, before: &HandlerValues) -> HandlerValues {
-        HandlerValues {
-            requests: self.requests - before.requests,
-            errors: self.errors - before.errors,
-            latency_count: self.latency_count - before.latency_count,
-            latency_sum: self.latency_sum - before.latency_sum,
-        }
-    }
-}
-
-impl Scrape {
-    fn parse(text: &str) -> Scrape {
-        let samples = text
-            .lines()
-            .filter(|line| !line.is_empty() && !line.starts_with('#'))
-            .map(|line| parse_sample(line).unwrap_or_else(|| panic!("unparseable: {line:?}")))
-            .collect();
-        Scrape { samples }
-    }
-
-    /// The one series `name{handler="..."}` (not a histogram bucket), if it exists.
-    fn series(&self, name: &str, handler: &str) -> Option<&Sample> {
-        let mut matching = self.samples.iter().filter(|sample| {
-            sample.name == name
-                && sample.labels.get("handler").map(String::as_str) == Some(handler)
-                && !sample.labels.contains_key("le")
-        });
-        let found = matching.next();
-        assert!(
-            matching.next().is_none(),
-            "duplicate series {name}{{handler={handler:?}}}"
-        );
-        found
-    }
-
-    fn value(&self, name: &str, handler: &str) -> Option<f64> {
-        self.series(name, handler).map(|sample| sample.value)
-    }
-
-    /// Every handler series is there from the first scrape on, so a missing one is a failure.
-    fn handler(&self, handler: &str) -> HandlerValues {
-        let value = |name| {
-            self.value(name, handler)
-                .unwrap_or_else(|| panic!("no series {name}{{handler={handler:?}}}"))
-        };
-        HandlerValues {
-            requests: value("handler_requests_total"),
-            errors: value("handler_request_errors_total"),
-            latency_count: value("handler_request_latency_seconds_count"),
-            latency_sum: value("handler_request_latency_seconds_sum"),
-        }
-    }
-
-    fn module_of(&self, handler: &str) -> &str {
-        &self
-            .series("handler_requests_total", handler)
-            .unwrap_or_else(|| panic!("no series for {handler:?}"))
-            .labels["module"]
-    }
-}
-
-/// `name{label="value",...} value [timestamp]`, with `\\`, `\"` and `\n` escapes in label values.
-fn parse_sample(line: &str) -> Option<Sample> {
-    let is_name = |name: &str| {
-        !name.is_empty()
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
-    };
-    let name_end = line.find(['{', ' '])?;
-    let name = &line[..name_end];
-    let mut rest = &line[name_end..];
-    let mut labels = BTreeMap::new();
-    if let Some(inside) = rest.strip_prefix('{') {
-        rest = inside;
-        loop {
-            rest = rest.strip_prefix(',').unwrap_or(rest);
-            if let Some(after_brace) = rest.strip_prefix('}') {
-                rest = after_brace;
-                break;
-            }
-            let (label, quoted) = rest.split_once("=\"")?;
-            let mut value = String::new();
-            let mut chars = quoted.char_indices();
-            let end = loop {
-                match chars.next()? {
-                    (index, '"') => break index,
-                    (_, '\\') => value.push(match chars.next()?.1 {
-                        'n' => '\n',
-                        escaped @ ('\\' | '"') => escaped,
-                        _ => return None,
-                    }),
-                    (_, c) => value.push(c),
-                }
-            };
-            if !is_name(label) || labels.insert(label.to_owned(), value).is_some() {
-                return None;
-            }
-            rest = &quoted[end + 1..];
-        }
-    }
-    // Rust's float syntax covers the exposition's `+Inf`, `-Inf` and `NaN`.
-    let value = rest.strip_prefix(' ')?.split(' ').next()?.parse().ok()?;
-    is_name(name).then(|| Sample {
-        name: name.to_owned(),
-        labels,
-        value,
-    })
-}
-
-#[test]
-fn parser_reads_escapes_buckets_and_rejects_garbage() {
-    let scrape = Scrape::parse(
-        "# HELP x y\nx{handler=\"a\\\"b\\\\c\\nd\",module=\"m\"} 3\nh_bucket{le=\"+Inf\",} 7\nup 1\n",
-    );
-    assert_eq!(scrape.samples[0].labels["handler"], "a\"b\\c\nd");
-    assert_eq!(scrape.samples[0].value, 3.0);
-    assert_eq!(scrape.samples[1].labels["le"], "+Inf");
-    assert_eq!(
-        (scrape.samples[2].name.as_str(), scrape.samples[2].value),
-        ("up", 1.0)
-    );
-    for garbage in [
-        "x{a=\"1\"",
-        "x 1.0.0",
-        "x{a=\"1\",a=\"2\"} 1",
-        "x{a b=\"1\"} 1",
-        "{a=\"1\"} 1",
-    ] {
-        assert!(parse_sample(garbage).is_none(), "{garbage:?}");
-    }
 }
