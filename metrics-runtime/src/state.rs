@@ -42,11 +42,14 @@ pub(crate) fn runtime() -> &'static Runtime {
         let families = Arc::new(Families::new(&settings));
         // gather() cannot return an error; a clash here is reported once and the series stay
         // unexported rather than taking the server down.
-        if let Err(clash) = families.register(&registry) {
-            eprintln!("metrics_runtime: handler metrics are not exported: {clash}");
-        }
+        let registered = families
+            .register(&registry)
+            .inspect_err(|clash| {
+                eprintln!("metrics_runtime: handler metrics are not exported: {clash}");
+            })
+            .is_ok();
         Runtime {
-            write_directly: renders_names_unchanged(&registry),
+            write_directly: registered && renders_names_unchanged(&registry),
             registry,
             families,
             installed_by_config: false,
