@@ -1,9 +1,11 @@
 //! The Rucio JupyterLab extension's handlers, one type per route as in the tornado original, so
 //! the `handler` label reads `InstancesHandler::get`.
 //!
-//! Every method is `#[authenticated]`; those upstream instruments are also
-//! `#[prometheus_metrics]`, the others are `#[prometheus_metrics(skip)]`: not measured, as
-//! upstream, and marked as a decision rather than forgotten. Bodies and query strings are parsed
+//! Each impl block is `#[prometheus_handlers]`, so the labels are known at compile time and every
+//! measured method's series is in the first scrape. Every method is `#[authenticated]`; those
+//! upstream instruments are also `#[prometheus_metrics]`, the others are
+//! `#[prometheus_metrics(skip)]`: not measured, as upstream, and marked as a decision rather than
+//! forgotten. Bodies and query strings are parsed
 //! inside the methods, after authentication, so that a malformed request from an unauthenticated
 //! client is a 403 and never measured, while one from an authenticated client is a counted error.
 
@@ -18,7 +20,9 @@ use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, Uri};
 use axum::response::IntoResponse;
-use metrics_runtime::{self as runtime, Authenticate, authenticated, prometheus_metrics};
+use metrics_runtime::{
+    self as runtime, Authenticate, authenticated, prometheus_handlers, prometheus_metrics,
+};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -192,6 +196,7 @@ pub(crate) struct PickInstance {
     auth: AuthType,
 }
 
+#[prometheus_handlers]
 impl InstancesHandler {
     #[authenticated]
     #[prometheus_metrics]
@@ -224,6 +229,7 @@ pub(crate) struct SetCredentials {
     params: Value,
 }
 
+#[prometheus_handlers]
 impl AuthConfigHandler {
     #[authenticated]
     #[prometheus_metrics]
@@ -247,6 +253,7 @@ impl AuthConfigHandler {
     }
 }
 
+#[prometheus_handlers]
 impl DIDBrowserHandler {
     #[authenticated]
     #[prometheus_metrics]
@@ -270,6 +277,7 @@ impl DIDBrowserHandler {
     }
 }
 
+#[prometheus_handlers]
 impl DIDDetailsHandler {
     #[authenticated]
     #[prometheus_metrics]
@@ -295,6 +303,7 @@ fn collection() -> String {
     "collection".to_owned()
 }
 
+#[prometheus_handlers]
 impl DIDSearchHandler {
     #[authenticated]
     #[prometheus_metrics]
@@ -315,6 +324,7 @@ pub(crate) struct MakeAvailable {
     did: String,
 }
 
+#[prometheus_handlers]
 impl DIDMakeAvailableHandler {
     #[authenticated]
     #[prometheus_metrics]
@@ -332,6 +342,7 @@ struct PathQuery {
     path: String,
 }
 
+#[prometheus_handlers]
 impl FileBrowserHandler {
     #[authenticated]
     #[prometheus_metrics]
@@ -343,6 +354,7 @@ impl FileBrowserHandler {
     }
 }
 
+#[prometheus_handlers]
 impl PurgeCacheHandler {
     #[authenticated]
     #[prometheus_metrics]
@@ -352,6 +364,7 @@ impl PurgeCacheHandler {
     }
 }
 
+#[prometheus_handlers]
 impl OIDCAuthCheckHandler {
     #[authenticated]
     #[prometheus_metrics(skip)]
@@ -367,6 +380,7 @@ impl OIDCAuthCheckHandler {
     }
 }
 
+#[prometheus_handlers]
 impl ListScopesHandler {
     #[authenticated]
     #[prometheus_metrics]
@@ -389,6 +403,7 @@ fn any_rse() -> String {
     "*".to_owned()
 }
 
+#[prometheus_handlers]
 impl ListRSEsHandler {
     #[authenticated]
     #[prometheus_metrics]
@@ -400,6 +415,7 @@ impl ListRSEsHandler {
     }
 }
 
+#[prometheus_handlers]
 impl UploadJobsHandler {
     #[authenticated]
     #[prometheus_metrics]
@@ -410,6 +426,7 @@ impl UploadJobsHandler {
     }
 }
 
+#[prometheus_handlers]
 impl UploadJobsDetailsHandler {
     #[authenticated]
     #[prometheus_metrics(skip)]
@@ -429,6 +446,7 @@ impl UploadJobsDetailsHandler {
     }
 }
 
+#[prometheus_handlers]
 impl UploadJobsLogHandler {
     /// Plain text, as upstream.
     #[authenticated]
@@ -439,6 +457,7 @@ impl UploadJobsLogHandler {
     }
 }
 
+#[prometheus_handlers]
 impl UploadHandler {
     #[authenticated]
     #[prometheus_metrics]
@@ -474,6 +493,7 @@ impl Authenticate for MetricsHandler {
     }
 }
 
+#[prometheus_handlers]
 impl MetricsHandler {
     #[authenticated]
     #[prometheus_metrics(skip)]

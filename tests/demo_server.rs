@@ -485,3 +485,46 @@ async fn the_binary_prints_its_address_token_and_curl_line_and_stops_on_sigterm_
     assert_eq!(tokens[1].len(), 48);
     assert!(tokens[1].bytes().all(|byte| byte.is_ascii_hexdigit()));
 }
+
+#[tokio::test]
+async fn a_fresh_demo_process_shows_every_measured_handler_at_zero_in_its_first_scrape() {
+    let demo = Demo::spawn(&["--token", "first-scrape"]);
+    let response = reqwest::Client::new()
+        .get(demo.url("/metrics"))
+        .header(AUTHORIZATION, "token first-scrape")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let scrape = Scrape::parse(&response.text().await.unwrap()).unwrap();
+    for handler in INSTRUMENTED {
+        assert_eq!(
+            values(&scrape, handler),
+            HandlerValues::default(),
+            "{handler}"
+        );
+        assert_eq!(
+            scrape.find(&family("requests_total"), handler),
+            Some(0.0),
+            "{handler}"
+        );
+        let buckets: Vec<f64> = scrape
+            .samples
+            .iter()
+            .filter(|s| {
+                s.name == family("request_latency_seconds_bucket") && s.labels["handler"] == handler
+            })
+            .map(|s| s.value)
+            .collect();
+        assert_eq!(buckets.len(), 15, "{handler}: 14 bounds and +Inf");
+        assert!(buckets.iter().all(|&count| count == 0.0), "{handler}");
+    }
+    for handler in NOT_INSTRUMENTED {
+        assert_eq!(
+            scrape.find(&family("requests_total"), handler),
+            None,
+            "{handler}"
+        );
+    }
+    assert_eq!(demo.process.stop("TERM").code(), Some(0));
+}

@@ -5,7 +5,7 @@ mod support;
 
 use metrics_runtime::{
     Authenticate, HandlerInfo, Measured, authenticated, handlers, handlers_without_metrics,
-    prometheus_metrics,
+    prometheus_handlers, prometheus_metrics,
 };
 use support::Scrape;
 
@@ -41,6 +41,33 @@ impl UploadJobsHandler {
     fn delete(&self) {}
 }
 
+struct ListRsesHandler;
+
+impl Authenticate for ListRsesHandler {
+    type Rejection = ();
+    fn authenticate(&self) -> Result<(), ()> {
+        Ok(())
+    }
+}
+
+/// The impl-level attribute names the type at compile time: no first call needed.
+#[prometheus_handlers]
+impl ListRsesHandler {
+    #[authenticated]
+    #[prometheus_metrics]
+    fn get(&self) -> Result<(), ()> {
+        Ok(())
+    }
+
+    #[prometheus_metrics(handler = "rses_put")]
+    fn put(&self) {}
+
+    #[prometheus_metrics]
+    fn create() -> ListRsesHandler {
+        ListRsesHandler
+    }
+}
+
 #[authenticated]
 #[prometheus_metrics(skip)]
 fn oidc_auth_check(token: &Token) {
@@ -64,7 +91,14 @@ fn find<'a>(found: &'a [HandlerInfo], name: &str) -> &'a HandlerInfo {
 #[test]
 fn first_scrape_lists_every_handler_at_zero_and_the_coverage_check_finds_the_gap() {
     let scrape = Scrape::take();
-    for handler in ["list_scopes", "generic_handler", "UploadJobsHandler::get"] {
+    for handler in [
+        "list_scopes",
+        "generic_handler",
+        "UploadJobsHandler::get",
+        "ListRsesHandler::get",
+        "rses_put",
+        "create",
+    ] {
         let values = scrape.handler(handler);
         assert_eq!(values, support::HandlerValues::default(), "{handler} at 0");
         assert!(
@@ -102,15 +136,21 @@ fn first_scrape_lists_every_handler_at_zero_and_the_coverage_check_finds_the_gap
         Some("generic_handler")
     );
     assert!(!find(&found, "generic_handler").authenticated);
-    assert_eq!(
-        find(&found, "get").label.as_deref(),
-        Some("UploadJobsHandler::get")
+    assert!(
+        found
+            .iter()
+            .any(|h| h.name == "get" && h.label.as_deref() == Some("UploadJobsHandler::get"))
     );
     assert_eq!(find(&found, "oidc_auth_check").measured, Measured::Skipped);
     assert_eq!(find(&found, "forgotten_handler").measured, Measured::No);
+    assert_eq!(find(&found, "put").label.as_deref(), Some("rses_put"));
+    let rses = found
+        .iter()
+        .find(|h| h.label.as_deref() == Some("ListRsesHandler::get"));
+    assert!(rses.is_some_and(|h| h.authenticated && h.measured == Measured::Yes));
     assert_eq!(
         found.iter().filter(|h| h.module == "first_scrape").count(),
-        6
+        9
     );
 
     // A method's derived label needs `Self`, which is known from its first call on.
@@ -132,6 +172,12 @@ fn first_scrape_lists_every_handler_at_zero_and_the_coverage_check_finds_the_gap
     let missing: Vec<&str> = handlers_without_metrics().iter().map(|h| h.name).collect();
     assert_eq!(missing, ["forgotten_handler"]);
     list_scopes(&Token).unwrap();
+    ListRsesHandler::create().get().unwrap();
+    ListRsesHandler.put();
+    assert_eq!(
+        Scrape::take().get("handler_requests_total", "ListRsesHandler::get"),
+        1.0
+    );
     oidc_auth_check(&Token);
     forgotten_handler(&Token);
 }

@@ -4,6 +4,7 @@
 mod ast;
 mod attr;
 mod expand;
+mod methods;
 mod valid;
 
 use proc_macro::TokenStream;
@@ -28,4 +29,12 @@ pub fn prometheus_metrics(args: TokenStream, input: TokenStream) -> TokenStream 
 #[proc_macro_attribute]
 pub fn authenticated(args: TokenStream, input: TokenStream) -> TokenStream {
     expand::authenticated(args.into(), input.into()).into()
+}
+
+/// On an `impl` block: gives each method's `#[prometheus_metrics]` its `Type::method` label at
+/// compile time, so the method's series exist from the first scrape (a method's own attribute
+/// cannot see its type's name, which is otherwise known only from its first call).
+#[proc_macro_attribute]
+pub fn prometheus_handlers(args: TokenStream, input: TokenStream) -> TokenStream {
+    methods::prometheus_handlers(args.into(), input.into()).into()
 }

@@ -41,6 +41,32 @@ pub use config::{Config, ConfigError, DEFAULT_NAMESPACE};
 /// assert!(scrape.contains(r#"handler_requests_total{handler="purge_cache",module="#));
 /// ```
 pub use metrics_macro::authenticated;
+/// Names the type in the `handler` label of its methods at compile time.
+///
+/// A method's `#[prometheus_metrics]` derives its label `Type::method` from `Self`, which Rust
+/// names only when the method runs, so its series would appear with its first call. On the
+/// `impl` block, this attribute writes the label in, and the series is there from the first
+/// scrape. Methods with `handler = "…"` or `skip` keep theirs.
+///
+/// ```
+/// use metrics_runtime::{prometheus_handlers, prometheus_metrics};
+///
+/// struct ListRsesHandler;
+///
+/// #[prometheus_handlers]
+/// impl ListRsesHandler {
+///     #[prometheus_metrics]
+///     fn get(&self) -> Vec<&'static str> {
+///         vec!["CERN-PROD", "DESY-ZN"]
+///     }
+/// }
+///
+/// // Before any call: the series is there, at 0.
+/// let scrape = metrics_runtime::gather();
+/// assert!(scrape.lines().any(|line| line.starts_with(
+///     r#"handler_requests_total{handler="ListRsesHandler::get","#) && line.ends_with(" 0")));
+/// ```
+pub use metrics_macro::prometheus_handlers;
 /// Measures a handler: calls, latency, calls in flight and errors.
 ///
 /// ```
