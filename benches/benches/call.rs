@@ -35,6 +35,14 @@ async fn ours_async(x: u64) -> Result<u64, ()> {
     Ok(black_box(x).wrapping_add(1))
 }
 
+/// A second async handler: two threads on two call sites, to tell contention on a shared call
+/// site from the cost of two threads running at once.
+#[prometheus_metrics]
+#[inline(never)]
+async fn ours_async_other(x: u64) -> Result<u64, ()> {
+    Ok(black_box(x).wrapping_add(1))
+}
+
 struct InstancesHandler;
 
 impl InstancesHandler {
@@ -78,6 +86,10 @@ fn with_label_values(x: u64) -> u64 {
     black_box(x).wrapping_add(1)
 }
 
+fn call_ours_async(x: u64) -> u64 {
+    poll_ready(ours_async(x)).unwrap_or(0)
+}
+
 /// A benchmarked handler, adapted to one signature.
 type Handler = fn(u64) -> u64;
 
@@ -86,7 +98,7 @@ fn variants() -> Vec<(&'static str, Handler)> {
         ("bare", bare),
         ("bare_async", |x| poll_ready(bare_async(x))),
         ("ours_sync", |x| ours_sync(x).unwrap_or(0)),
-        ("ours_async", |x| poll_ready(ours_async(x)).unwrap_or(0)),
+        ("ours_async", call_ours_async),
         ("ours_method", |x| InstancesHandler.get(x).unwrap_or(0)),
         ("hand_written", hand_written),
         ("with_label_values", with_label_values),
@@ -107,13 +119,16 @@ fn one_thread(c: &mut Criterion) {
     group.finish();
 }
 
-/// Wall time of two threads each making `iters` calls: the cost per call per thread.
-fn two_threads_on(call: Handler, iters: u64) -> Duration {
+/// Wall time of two threads making `iters` calls each, the first of `first`, the second of
+/// `second`: the cost per call per thread.
+fn two_threads_on(first: Handler, second: Handler, iters: u64) -> Duration {
     let start_line = Barrier::new(3);
     std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..2)
-            .map(|_| {
-                scope.spawn(|| {
+        let workers: Vec<_> = [first, second]
+            .into_iter()
+            .map(|call| {
+                let start_line = &start_line;
+                scope.spawn(move || {
                     start_line.wait();
                     let mut x = 0;
                     for _ in 0..iters {
@@ -135,8 +150,14 @@ fn two_threads_on(call: Handler, iters: u64) -> Duration {
 fn two_threads(c: &mut Criterion) {
     let mut group = c.benchmark_group("two_threads");
     for (name, call) in variants() {
-        group.bench_function(name, |b| b.iter_custom(|iters| two_threads_on(call, iters)));
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| two_threads_on(call, call, iters))
+        });
     }
+    let other: Handler = |x| poll_ready(ours_async_other(x)).unwrap_or(0);
+    group.bench_function("ours_async_two_handlers", |b| {
+        b.iter_custom(|iters| two_threads_on(call_ours_async, other, iters))
+    });
     group.finish();
 }
 
