@@ -62,9 +62,7 @@ pub(crate) fn write_families(
         let _ = writeln!(out, "{name}_count{{{labels}}} {finished}");
     }
 
-    write_counter(out, names.in_flight, "gauge", series, |s| {
-        s.started.saturating_sub(s.finished)
-    });
+    write_counter(out, names.in_flight, "gauge", series, Snapshot::in_flight);
     write_counter(out, names.requests, "counter", series, |s| s.started);
 }
 

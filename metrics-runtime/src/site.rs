@@ -49,6 +49,14 @@ pub(crate) struct Snapshot {
     pub(crate) cumulative: Vec<u64>,
 }
 
+impl Snapshot {
+    /// Calls started and not yet ended. `snapshot` reads `started` last, so it is never below
+    /// `finished`; saturating keeps even a broken invariant from wrapping around.
+    pub(crate) fn in_flight(&self) -> u64 {
+        self.started.saturating_sub(self.finished)
+    }
+}
+
 impl SiteState {
     pub(crate) fn new(handler: String, site: &'static CallSite, bounds_seconds: &[f64]) -> Self {
         let clock = clock::clock();

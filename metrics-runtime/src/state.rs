@@ -251,6 +251,7 @@ impl Families {
     fn render(&self) -> Vec<MetricFamily> {
         let mut metrics: [Vec<Metric>; 4] = Default::default();
         for (site, snapshot) in self.snapshots() {
+            let in_flight = snapshot.in_flight();
             let Snapshot {
                 started,
                 errors,
@@ -270,7 +271,7 @@ impl Families {
             metrics[ERRORS].push(labelled(&|m| m.set_counter(counter(errors))));
             metrics[IN_FLIGHT].push(labelled(&|m| {
                 let mut gauge = Gauge::default();
-                gauge.set_value(started.saturating_sub(finished) as f64);
+                gauge.set_value(in_flight as f64);
                 m.set_gauge(gauge);
             }));
             metrics[LATENCY].push(labelled(&|m| {
