@@ -1,13 +1,12 @@
-//! Cost of one call of a trivial handler: bare, instrumented by our macro (sync, async, a
-//! method's `Type::method` label), and the prometheus crate written by hand. One thread, then
-//! two threads calling the same handler.
+//! Cost of one call of a trivial handler: bare, instrumented by our macro (sync, async, an
+//! explicit label, a method's `Type::method` label), and the prometheus crate written by hand.
+//! One thread, then two threads calling the same handler.
 
 use std::hint::black_box;
-use std::sync::{Barrier, LazyLock};
-use std::time::{Duration, Instant};
+use std::sync::LazyLock;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use handler_metrics_benches::poll_ready;
+use handler_metrics_benches::{Handler, ThreadPair, poll_ready};
 use metrics_runtime::prometheus::{
     Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts,
 };
@@ -23,6 +22,20 @@ async fn bare_async(x: u64) -> u64 {
     black_box(x).wrapping_add(1)
 }
 
+/// The floor under any timed call on x86_64: the bare fn between two TSC reads, what our clock
+/// reads cost without anything recorded.
+#[cfg(target_arch = "x86_64")]
+#[inline(never)]
+fn two_tsc_reads(x: u64) -> u64 {
+    // SAFETY: `rdtsc` exists on every x86_64 CPU and only reads the time-stamp counter.
+    let start = unsafe { core::arch::x86_64::_rdtsc() };
+    let result = black_box(x).wrapping_add(1);
+    // SAFETY: as above.
+    let end = unsafe { core::arch::x86_64::_rdtsc() };
+    black_box(end.wrapping_sub(start));
+    result
+}
+
 #[prometheus_metrics]
 #[inline(never)]
 fn ours_sync(x: u64) -> Result<u64, ()> {
@@ -32,6 +45,12 @@ fn ours_sync(x: u64) -> Result<u64, ()> {
 #[prometheus_metrics]
 #[inline(never)]
 async fn ours_async(x: u64) -> Result<u64, ()> {
+    Ok(black_box(x).wrapping_add(1))
+}
+
+#[prometheus_metrics(handler = "get_instances")]
+#[inline(never)]
+fn ours_labelled(x: u64) -> Result<u64, ()> {
     Ok(black_box(x).wrapping_add(1))
 }
 
@@ -90,19 +109,20 @@ fn call_ours_async(x: u64) -> u64 {
     poll_ready(ours_async(x)).unwrap_or(0)
 }
 
-/// A benchmarked handler, adapted to one signature.
-type Handler = fn(u64) -> u64;
-
 fn variants() -> Vec<(&'static str, Handler)> {
-    vec![
+    let mut variants: Vec<(&'static str, Handler)> = vec![
         ("bare", bare),
         ("bare_async", |x| poll_ready(bare_async(x))),
         ("ours_sync", |x| ours_sync(x).unwrap_or(0)),
         ("ours_async", call_ours_async),
+        ("ours_labelled", |x| ours_labelled(x).unwrap_or(0)),
         ("ours_method", |x| InstancesHandler.get(x).unwrap_or(0)),
         ("hand_written", hand_written),
         ("with_label_values", with_label_values),
-    ]
+    ];
+    #[cfg(target_arch = "x86_64")]
+    variants.insert(2, ("two_tsc_reads", two_tsc_reads));
+    variants
 }
 
 fn one_thread(c: &mut Criterion) {
@@ -119,44 +139,17 @@ fn one_thread(c: &mut Criterion) {
     group.finish();
 }
 
-/// Wall time of two threads making `iters` calls each, the first of `first`, the second of
-/// `second`: the cost per call per thread.
-fn two_threads_on(first: Handler, second: Handler, iters: u64) -> Duration {
-    let start_line = Barrier::new(3);
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = [first, second]
-            .into_iter()
-            .map(|call| {
-                let start_line = &start_line;
-                scope.spawn(move || {
-                    start_line.wait();
-                    let mut x = 0;
-                    for _ in 0..iters {
-                        x = call(x);
-                    }
-                    black_box(x);
-                })
-            })
-            .collect();
-        start_line.wait();
-        let start = Instant::now();
-        for worker in workers {
-            worker.join().expect("benchmark thread");
-        }
-        start.elapsed()
-    })
-}
-
 fn two_threads(c: &mut Criterion) {
+    let threads = ThreadPair::new();
     let mut group = c.benchmark_group("two_threads");
     for (name, call) in variants() {
         group.bench_function(name, |b| {
-            b.iter_custom(|iters| two_threads_on(call, call, iters))
+            b.iter_custom(|iters| threads.run(call, call, iters))
         });
     }
     let other: Handler = |x| poll_ready(ours_async_other(x)).unwrap_or(0);
     group.bench_function("ours_async_two_handlers", |b| {
-        b.iter_custom(|iters| two_threads_on(call_ours_async, other, iters))
+        b.iter_custom(|iters| threads.run(call_ours_async, other, iters))
     });
     group.finish();
 }

@@ -2,8 +2,13 @@
 //! hand-written baselines, and generators of many instrumented handlers.
 
 use std::future::Future;
+use std::hint::black_box;
 use std::pin::pin;
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Barrier};
 use std::task::{Context, Poll, Waker};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use metrics_runtime::prometheus::{
     self, Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
@@ -19,6 +24,91 @@ pub fn poll_ready<F: Future>(future: F) -> F::Output {
     {
         Poll::Ready(output) => output,
         Poll::Pending => panic!("the benchmarked future must not wait"),
+    }
+}
+
+/// A benchmarked handler, adapted to one signature.
+pub type Handler = fn(u64) -> u64;
+
+/// Two long-lived threads that run benchmarked calls at the same time.
+///
+/// Threads outlive the samples, so a sample's time holds no thread start-up or join, and each
+/// thread keeps the shard it leased on its first call, as a server's worker threads do. Each is
+/// pinned to a CPU of its own where there are two: woken for a sample, the scheduler would
+/// otherwise at times put both on one CPU until it rebalances, which adds milliseconds to a
+/// sample at random.
+pub struct ThreadPair {
+    jobs: Vec<Sender<(Handler, u64)>>,
+    times: Receiver<Duration>,
+    workers: Vec<JoinHandle<()>>,
+}
+
+impl ThreadPair {
+    pub fn new() -> Self {
+        let start_line = Arc::new(Barrier::new(2));
+        let (time_sender, times) = mpsc::channel();
+        let cores = core_affinity::get_core_ids().unwrap_or_default();
+        let (jobs, workers) = (0..2)
+            .map(|index| {
+                let core = (cores.len() >= 2).then(|| cores[index]);
+                let (job_sender, job_receiver) = mpsc::channel::<(Handler, u64)>();
+                let start_line = Arc::clone(&start_line);
+                let time_sender = time_sender.clone();
+                let worker = std::thread::spawn(move || {
+                    if let Some(core) = core {
+                        // Unpinned, the numbers are only noisier: nothing to stop for.
+                        core_affinity::set_for_current(core);
+                    }
+                    for (call, iters) in job_receiver {
+                        start_line.wait();
+                        let start = Instant::now();
+                        let mut x = 0;
+                        for _ in 0..iters {
+                            x = call(x);
+                        }
+                        black_box(x);
+                        let elapsed = start.elapsed();
+                        if time_sender.send(elapsed).is_err() {
+                            break;
+                        }
+                    }
+                });
+                (job_sender, worker)
+            })
+            .unzip();
+        ThreadPair {
+            jobs,
+            times,
+            workers,
+        }
+    }
+
+    /// Both threads make `iters` calls, the first of `first`, the second of `second`, starting
+    /// together; the slower thread's time is the sample, so the cost per call per thread.
+    pub fn run(&self, first: Handler, second: Handler, iters: u64) -> Duration {
+        for (jobs, call) in self.jobs.iter().zip([first, second]) {
+            jobs.send((call, iters)).expect("benchmark thread alive");
+        }
+        (0..2)
+            .map(|_| self.times.recv().expect("benchmark thread alive"))
+            .max()
+            .unwrap_or_default()
+    }
+}
+
+impl Default for ThreadPair {
+    fn default() -> Self {
+        ThreadPair::new()
+    }
+}
+
+impl Drop for ThreadPair {
+    fn drop(&mut self) {
+        // Closing the job channels ends the workers' loops.
+        self.jobs.clear();
+        for worker in self.workers.drain(..) {
+            let _ = worker.join();
+        }
     }
 }
 
