@@ -6,10 +6,10 @@ use std::hint::black_box;
 use std::sync::LazyLock;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use handler_metrics_benches::{Handler, ThreadPair, poll_ready};
-use metrics_runtime::prometheus::{
-    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts,
+use handler_metrics_benches::{
+    Handler, bench_one_thread, bench_two_threads, hand_written, poll_ready,
 };
+use metrics_runtime::prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts};
 use metrics_runtime::prometheus_metrics;
 
 #[inline(never)]
@@ -72,20 +72,6 @@ impl InstancesHandler {
     }
 }
 
-static HAND_COUNTER: LazyLock<IntCounter> =
-    LazyLock::new(|| IntCounter::new("hand_total", "requests").expect("valid"));
-static HAND_HISTOGRAM: LazyLock<Histogram> = LazyLock::new(|| {
-    Histogram::with_opts(HistogramOpts::new("hand_seconds", "latency")).expect("valid")
-});
-
-/// The hand-written optimum: a static counter and `Histogram::start_timer`.
-#[inline(never)]
-fn hand_written(x: u64) -> u64 {
-    HAND_COUNTER.inc();
-    let _timer = HAND_HISTOGRAM.start_timer();
-    black_box(x).wrapping_add(1)
-}
-
 static LABELLED_COUNTER: LazyLock<IntCounterVec> = LazyLock::new(|| {
     IntCounterVec::new(Opts::new("labelled_total", "requests"), &["handler"]).expect("valid")
 });
@@ -126,32 +112,17 @@ fn variants() -> Vec<(&'static str, Handler)> {
 }
 
 fn one_thread(c: &mut Criterion) {
-    let mut group = c.benchmark_group("one_thread");
-    for (name, call) in variants() {
-        call(0);
-        group.bench_function(name, |b| {
-            let mut x = 0;
-            b.iter(|| {
-                x = call(x);
-            })
-        });
-    }
-    group.finish();
+    bench_one_thread(c, "one_thread", &variants());
 }
 
 fn two_threads(c: &mut Criterion) {
-    let threads = ThreadPair::new();
-    let mut group = c.benchmark_group("two_threads");
-    for (name, call) in variants() {
-        group.bench_function(name, |b| {
-            b.iter_custom(|iters| threads.run(call, call, iters))
-        });
-    }
+    let mut pairs: Vec<_> = variants()
+        .into_iter()
+        .map(|(name, call)| (name, call, call))
+        .collect();
     let other: Handler = |x| poll_ready(ours_async_other(x)).unwrap_or(0);
-    group.bench_function("ours_async_two_handlers", |b| {
-        b.iter_custom(|iters| threads.run(call_ours_async, other, iters))
-    });
-    group.finish();
+    pairs.push(("ours_async_two_handlers", call_ours_async, other));
+    bench_two_threads(c, "two_threads", &pairs);
 }
 
 criterion_group!(benches, one_thread, two_threads);

@@ -24,29 +24,16 @@ use std::hint::black_box;
 use std::sync::LazyLock;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use handler_metrics_benches::{Handler, ThreadPair};
-use metered::{HitCount, ResponseTime, metered};
-use metrics_runtime::prometheus::{
-    Encoder, Histogram, HistogramOpts, IntCounter, Registry, TextEncoder,
+use handler_metrics_benches::{
+    HAND_COUNTER, HAND_HISTOGRAM, Handler, bench_one_thread, bench_two_threads, hand_written,
+    render,
 };
+use metered::{HitCount, ResponseTime, metered};
+use metrics_runtime::prometheus::Registry;
 
 #[metrics_runtime::prometheus_metrics]
 #[inline(never)]
 fn ours_sync(x: u64) -> Result<u64, ()> {
-    Ok(black_box(x).wrapping_add(1))
-}
-
-static HAND_COUNTER: LazyLock<IntCounter> =
-    LazyLock::new(|| IntCounter::new("hand_total", "requests").expect("valid"));
-static HAND_HISTOGRAM: LazyLock<Histogram> = LazyLock::new(|| {
-    Histogram::with_opts(HistogramOpts::new("hand_seconds", "latency")).expect("valid")
-});
-
-/// The hand-written optimum: a static counter and `Histogram::start_timer`.
-#[inline(never)]
-fn hand_written(x: u64) -> Result<u64, ()> {
-    HAND_COUNTER.inc();
-    let _timer = HAND_HISTOGRAM.start_timer();
     Ok(black_box(x).wrapping_add(1))
 }
 
@@ -76,7 +63,7 @@ static METERED: LazyLock<MeteredHandler> = LazyLock::new(MeteredHandler::default
 fn variants() -> Vec<(&'static str, Handler)> {
     vec![
         ("ours_sync", |x| ours_sync(x).unwrap_or(0)),
-        ("hand_written", |x| hand_written(x).unwrap_or(0)),
+        ("hand_written", hand_written),
         ("autometrics", |x| autometrics_handler(x).unwrap_or(0)),
         ("metered", |x| METERED.get(x).unwrap_or(0)),
     ]
@@ -108,11 +95,7 @@ fn set_up() {
     assert_eq!(HAND_COUNTER.get(), 1);
     assert_eq!(HAND_HISTOGRAM.get_sample_count(), 1);
 
-    let mut buffer = Vec::new();
-    TextEncoder::new()
-        .encode(&autometrics_registry.gather(), &mut buffer)
-        .expect("valid families");
-    let exposition = String::from_utf8(buffer).expect("UTF-8 exposition");
+    let exposition = render(&autometrics_registry);
     let recorded = |family: &str| {
         exposition.lines().any(|line| {
             line.starts_with(family)
@@ -140,27 +123,15 @@ fn set_up() {
 
 fn one_thread(c: &mut Criterion) {
     set_up();
-    let mut group = c.benchmark_group("peers_one_thread");
-    for (name, call) in variants() {
-        group.bench_function(name, |b| {
-            let mut x = 0;
-            b.iter(|| {
-                x = call(x);
-            })
-        });
-    }
-    group.finish();
+    bench_one_thread(c, "peers_one_thread", &variants());
 }
 
 fn two_threads(c: &mut Criterion) {
-    let threads = ThreadPair::new();
-    let mut group = c.benchmark_group("peers_two_threads");
-    for (name, call) in variants() {
-        group.bench_function(name, |b| {
-            b.iter_custom(|iters| threads.run(call, call, iters))
-        });
-    }
-    group.finish();
+    let pairs: Vec<_> = variants()
+        .into_iter()
+        .map(|(name, call)| (name, call, call))
+        .collect();
+    bench_two_threads(c, "peers_two_threads", &pairs);
 }
 
 criterion_group!(benches, one_thread, two_threads);

@@ -5,14 +5,15 @@ use std::future::Future;
 use std::hint::black_box;
 use std::pin::pin;
 use std::sync::mpsc::{self, Receiver, Sender};
-use std::sync::{Arc, Barrier};
+use std::sync::{Arc, Barrier, LazyLock};
 use std::task::{Context, Poll, Waker};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use criterion::Criterion;
 use metrics_runtime::prometheus::{
-    self, Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    self, Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec,
+    Opts, Registry, TextEncoder,
 };
 
 /// Polls a future that completes without waiting, as an executor would, minus the executor.
@@ -29,6 +30,58 @@ pub fn poll_ready<F: Future>(future: F) -> F::Output {
 
 /// A benchmarked handler, adapted to one signature.
 pub type Handler = fn(u64) -> u64;
+
+pub static HAND_COUNTER: LazyLock<IntCounter> =
+    LazyLock::new(|| IntCounter::new("hand_total", "requests").expect("valid"));
+pub static HAND_HISTOGRAM: LazyLock<Histogram> = LazyLock::new(|| {
+    Histogram::with_opts(HistogramOpts::new("hand_seconds", "latency")).expect("valid")
+});
+
+/// The hand-written optimum with the prometheus crate: a static counter and
+/// `Histogram::start_timer`.
+#[inline(never)]
+pub fn hand_written(x: u64) -> u64 {
+    HAND_COUNTER.inc();
+    let _timer = HAND_HISTOGRAM.start_timer();
+    black_box(x).wrapping_add(1)
+}
+
+/// Benchmarks each `(name, call)` in `variants` on the calling thread, after one warm-up call.
+pub fn bench_one_thread(c: &mut Criterion, group: &str, variants: &[(&str, Handler)]) {
+    let mut group = c.benchmark_group(group);
+    for &(name, call) in variants {
+        call(0);
+        group.bench_function(name, |b| {
+            let mut x = 0;
+            b.iter(|| {
+                x = call(x);
+            })
+        });
+    }
+    group.finish();
+}
+
+/// Benchmarks each `(name, first, second)` in `pairs` on two threads at once, the first calling
+/// `first` and the second `second`: the cost per call per thread.
+pub fn bench_two_threads(c: &mut Criterion, group: &str, pairs: &[(&str, Handler, Handler)]) {
+    let threads = ThreadPair::new();
+    let mut group = c.benchmark_group(group);
+    for &(name, first, second) in pairs {
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| threads.run(first, second, iters))
+        });
+    }
+    group.finish();
+}
+
+/// Encodes everything `registry` holds in the text format, as a `/metrics` route does.
+pub fn render(registry: &Registry) -> String {
+    let mut buffer = Vec::new();
+    TextEncoder::new()
+        .encode(&registry.gather(), &mut buffer)
+        .expect("valid families");
+    String::from_utf8(buffer).expect("UTF-8 exposition")
+}
 
 /// Two long-lived threads that run benchmarked calls at the same time.
 ///
@@ -162,11 +215,7 @@ impl HandWrittenRegistry {
 
     /// What a `/metrics` route does with it.
     pub fn render(&self) -> String {
-        let mut buffer = Vec::new();
-        TextEncoder::new()
-            .encode(&self.registry.gather(), &mut buffer)
-            .expect("valid families");
-        String::from_utf8(buffer).expect("UTF-8 exposition")
+        render(&self.registry)
     }
 }
 
