@@ -4,20 +4,17 @@
 //! The registry is global to this test binary and tests run in parallel, so each handler is
 //! driven by one test only: its before/after differences are then exact.
 
-#[path = "../../../tests/support/mod.rs"]
-mod support;
-
 use std::collections::BTreeSet;
 use std::time::Duration;
 
 use actix_example::{Api, ApiError, Token};
 use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpResponse, HttpServer, get};
+use handler_metrics_tests::Scrape;
 use metrics_runtime::{authenticated, prometheus_metrics};
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use reqwest::{RequestBuilder, StatusCode};
 use serde_json::{Value, json};
-use support::Scrape;
 
 const TOKEN: &str = "s3cret";
 

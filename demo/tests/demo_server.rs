@@ -2,8 +2,6 @@
 //! timed exactly, rejected requests are never measured, and `/metrics` is behind the token.
 //! Values are read back by parsing `/metrics`.
 
-mod support;
-
 #[path = "demo_support/in_process.rs"]
 mod in_process;
 #[path = "demo_support/process.rs"]
@@ -12,13 +10,13 @@ mod process;
 use std::collections::BTreeSet;
 
 use handler_metrics_demo::{API_PREFIX, BODY_LIMIT, GIT_REVISION, NAMESPACE, RUCIO_LATENCY};
+use handler_metrics_tests::{HandlerValues, Scrape};
 use in_process::TOKEN;
 use metrics_runtime::Measured;
 use process::Demo;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
-use support::{HandlerValues, Scrape};
 
 const ATLAS_DATASET: &str = "data18_13TeV:data18_13TeV.00348885.physics_Main.deriv.DAOD_PHYS";
 

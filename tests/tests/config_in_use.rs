@@ -1,10 +1,8 @@
 //! Installing a configuration after handler metrics were created with the defaults is an
 //! error value: the two configurations cannot both hold.
 
-mod support;
-
+use handler_metrics_tests::Scrape;
 use metrics_runtime::{Config, ConfigError, prometheus_metrics};
-use support::Scrape;
 
 #[prometheus_metrics]
 fn ran_before_install() {}

@@ -2,11 +2,9 @@
 //! good one renames the families and joins the registry it names. One process, one sequence:
 //! installation is global.
 
-mod support;
-
+use handler_metrics_tests::Scrape;
 use metrics_runtime::prometheus::{IntCounter, Registry, TextEncoder};
 use metrics_runtime::{Config, ConfigError, prometheus_metrics};
-use support::Scrape;
 
 #[prometheus_metrics]
 fn configured_handler() -> Result<(), ()> {

@@ -1,13 +1,11 @@
 //! Every handler is visible from the first scrape, before any of them ran, and the link-time
 //! list finds the handlers that were never instrumented.
 
-mod support;
-
+use handler_metrics_tests::Scrape;
 use metrics_runtime::{
     Authenticate, HandlerInfo, Measured, authenticated, handlers, handlers_without_metrics,
     prometheus_handlers, prometheus_metrics,
 };
-use support::Scrape;
 
 struct Token;
 
@@ -100,7 +98,11 @@ fn first_scrape_lists_every_handler_at_zero_and_the_coverage_check_finds_the_gap
         "create",
     ] {
         let values = scrape.handler(handler);
-        assert_eq!(values, support::HandlerValues::default(), "{handler} at 0");
+        assert_eq!(
+            values,
+            handler_metrics_tests::HandlerValues::default(),
+            "{handler} at 0"
+        );
         assert!(
             scrape.find("handler_requests_total", handler).is_some(),
             "{handler} listed"

@@ -1,13 +1,11 @@
 //! Every way a handler body can end is recorded: return, panic, cancellation; and nothing is
 //! lost when threads call handlers concurrently.
 
-mod support;
-
 use std::sync::mpsc;
 use std::time::Duration;
 
+use handler_metrics_tests::{HandlerValues, Scrape};
 use metrics_runtime::prometheus_metrics;
-use support::{HandlerValues, Scrape};
 
 #[prometheus_metrics]
 async fn slow_rucio_call() -> Result<(), String> {

@@ -1,13 +1,11 @@
 //! `#[authenticated]` above `#[prometheus_metrics]`: authentication runs first, so rejected calls
 //! never touch a metric, and the rejection is returned in the handler's own type.
 
-mod support;
-
 use std::sync::Mutex;
 use std::time::Duration;
 
+use handler_metrics_tests::{HandlerValues, Scrape};
 use metrics_runtime::{Authenticate, authenticated, prometheus_metrics};
-use support::{HandlerValues, Scrape};
 
 /// A request carrying a token; authenticating it records what the metrics said at that moment.
 struct Request {

@@ -1,17 +1,15 @@
 //! The demo server under load and hostile input: 1,000 concurrent requests lose nothing, and
 //! 100,000 requests with random paths, query strings, tokens and bodies cannot add a series.
 
-mod support;
-
 #[path = "demo_support/in_process.rs"]
 mod in_process;
 
 use std::collections::BTreeSet;
 
 use handler_metrics_demo::NAMESPACE;
+use handler_metrics_tests::Scrape;
 use reqwest::header::AUTHORIZATION;
 use reqwest::{Method, StatusCode};
-use support::Scrape;
 use tokio::task::JoinSet;
 
 fn family(suffix: &str) -> String {

@@ -1,5 +1,5 @@
-//! Reads metrics back by parsing `gather()` output, so tests assert exact values.
-#![allow(dead_code)]
+//! The exposition parser the tests read metrics back with: they parse `gather()` (or a server's
+//! `/metrics`) and assert exact values.
 
 use std::collections::BTreeMap;
 

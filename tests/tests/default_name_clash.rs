@@ -2,11 +2,9 @@
 //! error value (nothing returns one); it is reported, and the scrape stays valid: the server's
 //! metric once, no duplicate family.
 
-mod support;
-
+use handler_metrics_tests::Scrape;
 use metrics_runtime::prometheus::{IntCounter, register};
 use metrics_runtime::prometheus_metrics;
-use support::Scrape;
 
 #[prometheus_metrics]
 fn clashing_handler() {}

@@ -7,8 +7,6 @@
 
 #![cfg(unix)]
 
-mod support;
-
 #[path = "demo_support/process.rs"]
 mod process;
 
@@ -20,11 +18,11 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use handler_metrics_demo::{API_PREFIX, NAMESPACE};
+use handler_metrics_tests::Scrape;
 use process::{Demo, Process};
 use reqwest::header::AUTHORIZATION;
 use reqwest::{Client, StatusCode, Url};
 use serde_json::{Value, json};
-use support::Scrape;
 
 const TOKEN: &str = "scrape-test-token";
 

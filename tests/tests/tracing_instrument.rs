@@ -10,12 +10,10 @@
 //!
 //! Either way the metrics count exactly the authenticated calls.
 
-mod support;
-
 use std::sync::{Arc, Mutex, PoisonError};
 
+use handler_metrics_tests::HandlerValues;
 use metrics_runtime::{Authenticate, authenticated, prometheus_metrics};
-use support::HandlerValues;
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Metadata, Subscriber};
 

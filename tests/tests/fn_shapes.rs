@@ -1,13 +1,11 @@
 //! `#[prometheus_metrics]` on every fn shape a handler can have: each keeps its meaning and is
 //! counted and timed exactly once per call.
 
-mod support;
-
 use std::fmt::Display;
 use std::time::Duration;
 
+use handler_metrics_tests::{HandlerValues, Scrape};
 use metrics_runtime::prometheus_metrics;
-use support::{HandlerValues, Scrape};
 
 /// Runs `call` and asserts it added exactly `calls` requests and observations and `errors` errors
 /// to `handler`, leaving nothing in flight.

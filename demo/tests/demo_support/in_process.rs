@@ -11,7 +11,7 @@ use reqwest::{Client, Method, RequestBuilder, StatusCode};
 use tokio::net::TcpListener;
 use tokio::sync::{Mutex, MutexGuard};
 
-use crate::support::Scrape;
+use handler_metrics_tests::Scrape;
 
 pub const TOKEN: &str = "in-process-test-token";
 

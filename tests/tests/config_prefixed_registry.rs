@@ -1,13 +1,11 @@
 //! A registry made with a prefix and common labels renames and labels the handler families as
 //! it does every other family.
 
-mod support;
-
 use std::collections::HashMap;
 
+use handler_metrics_tests::Scrape;
 use metrics_runtime::prometheus::Registry;
 use metrics_runtime::{Config, prometheus_metrics};
-use support::Scrape;
 
 #[prometheus_metrics]
 fn prefixed_handler() -> Result<(), ()> {

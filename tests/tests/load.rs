@@ -1,12 +1,10 @@
 //! Under load nothing is lost or torn: 8 threads × 100,000 calls while another thread scrapes
 //! in a loop. Every scrape parses, every counter only grows, and the totals are exact.
 
-mod support;
-
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use handler_metrics_tests::Scrape;
 use metrics_runtime::prometheus_metrics;
-use support::Scrape;
 
 #[prometheus_metrics]
 fn load_ok(i: u64) -> u64 {
