@@ -36,6 +36,15 @@ impl Handler {
         })
     }
 
+    /// The block the attributes instrument: the fn's body, or the future's inside a body that
+    /// `#[async_trait]` rewrote.
+    pub fn instrumented_block(&self) -> &Block {
+        match self.async_trait_body() {
+            Some((_, future)) => &future.block,
+            None => &self.block,
+        }
+    }
+
     /// A body `#[async_trait]` already rewrote into `Box::pin(async move { ... })`.
     pub fn async_trait_body(&self) -> Option<(&ExprCall, &ExprAsync)> {
         if self.sig.asyncness.is_some() {

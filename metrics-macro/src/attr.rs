@@ -1,9 +1,11 @@
 //! The attributes' own arguments, and finding our attributes among the others on a fn.
 
 use proc_macro2::TokenStream;
+use quote::quote;
 use syn::ext::IdentExt;
+use syn::meta::ParseNestedMeta;
 use syn::parse::{Parse, ParseStream, Parser};
-use syn::{Attribute, Ident, LitStr, Token};
+use syn::{Attribute, Ident, LitStr, Path, Token};
 
 pub const METRICS: &str = "prometheus_metrics";
 pub const AUTHENTICATED: &str = "authenticated";
@@ -23,9 +25,40 @@ pub struct MetricsArgs {
     pub handler: Option<LitStr>,
     /// `skip`: deliberately not measured; the fn is only listed as such.
     pub skip: Option<Ident>,
+    /// `crate = "path"`: where the runtime crate is, when it is renamed.
+    pub krate: Option<Path>,
     /// How the attribute was named when `#[authenticated]` expands it: the user's import of it
     /// must still count as used.
     pub written_as: Option<syn::Path>,
+}
+
+/// The runtime crate: `::metrics_runtime`, or the path given with `crate = "…"`.
+pub fn runtime(krate: Option<&Path>) -> TokenStream {
+    match krate {
+        Some(path) => quote!(#path),
+        None => quote!(::metrics_runtime),
+    }
+}
+
+/// The module generated code names everything through.
+pub fn private(krate: Option<&Path>) -> TokenStream {
+    let runtime = runtime(krate);
+    quote!(#runtime::__private)
+}
+
+/// Parses the value of `crate = "path"`, given once.
+pub fn parse_crate(meta: &ParseNestedMeta, krate: &mut Option<Path>) -> syn::Result<()> {
+    if krate.is_some() {
+        return Err(meta.error("`crate` is given twice; keep one"));
+    }
+    let value: LitStr = meta.value()?.parse()?;
+    *krate = Some(value.parse().map_err(|_| {
+        syn::Error::new(
+            value.span(),
+            "expected the path of the renamed runtime crate, like `crate = \"handler_metrics\"`",
+        )
+    })?);
+    Ok(())
 }
 
 impl MetricsArgs {
@@ -46,6 +79,8 @@ impl MetricsArgs {
                 validate_label(&handler)?;
                 args.handler = Some(handler);
                 Ok(())
+            } else if meta.path.is_ident("crate") {
+                parse_crate(&meta, &mut args.krate)
             } else if meta.path.is_ident("skip") {
                 if args.skip.is_some() {
                     return Err(meta.error("`skip` is given twice; keep one"));
@@ -55,7 +90,7 @@ impl MetricsArgs {
             } else {
                 Err(meta.error(
                     "unknown argument of `#[prometheus_metrics]`; it takes \
-                     `handler = \"label\"` or `skip`",
+                     `handler = \"label\"`, `skip` or `crate = \"path\"`",
                 ))
             }
         });
@@ -108,33 +143,60 @@ fn validate_label(handler: &LitStr) -> syn::Result<()> {
     ))
 }
 
-/// Arguments of `#[authenticated(...)]`: the parameter to check, if not the default.
+/// Arguments of `#[authenticated(...)]`: the parameter to check, if not the default, and the
+/// runtime crate's path, if renamed.
+#[derive(Default)]
 pub struct AuthArgs {
     pub param: Option<Ident>,
+    pub krate: Option<Path>,
 }
 
 impl Parse for AuthArgs {
     fn parse(input: ParseStream) -> syn::Result<Self> {
+        let mut args = AuthArgs::default();
         if input.is_empty() {
-            return Ok(AuthArgs { param: None });
+            return Ok(args);
         }
-        if !input.peek(Ident::peek_any) {
-            return Err(input.error(
-                "expected the name of the parameter to check, like `#[authenticated(request)]`",
-            ));
+        if !(input.peek(Token![crate]) && input.peek2(Token![=])) {
+            args.param = Some(parse_param(input)?);
+            if input.is_empty() {
+                return Ok(args);
+            }
+            input.parse::<Token![,]>()?;
         }
-        let param = Ident::parse_any(input)?;
-        if input.peek(Token![=]) {
-            return Err(input.error(
-                "`#[authenticated]` takes a parameter name only, like `#[authenticated(request)]`",
-            ));
-        }
-        if !input.is_empty() {
-            return Err(input.error(
-                "`#[authenticated]` checks one parameter; name only one, like \
-                 `#[authenticated(request)]`",
-            ));
-        }
-        Ok(AuthArgs { param: Some(param) })
+        let parse_crate_argument = syn::meta::parser(|meta| {
+            if meta.path.is_ident("crate") {
+                parse_crate(&meta, &mut args.krate)
+            } else {
+                Err(meta.error(
+                    "`#[authenticated]` checks one parameter; name only one, like \
+                     `#[authenticated(request)]`",
+                ))
+            }
+        });
+        parse_crate_argument.parse2(input.parse()?)?;
+        Ok(args)
     }
+}
+
+fn parse_param(input: ParseStream) -> syn::Result<Ident> {
+    if !input.peek(Ident::peek_any) {
+        return Err(input.error(
+            "expected the name of the parameter to check, like `#[authenticated(request)]`",
+        ));
+    }
+    let param = Ident::parse_any(input)?;
+    if input.peek(Token![=]) {
+        return Err(input.error(
+            "`#[authenticated]` takes a parameter name only, like `#[authenticated(request)]`",
+        ));
+    }
+    let crate_follows = input.peek(Token![,]) && input.peek2(Token![crate]);
+    if !input.is_empty() && !crate_follows {
+        return Err(input.error(
+            "`#[authenticated]` checks one parameter; name only one, like \
+             `#[authenticated(request)]`",
+        ));
+    }
+    Ok(param)
 }

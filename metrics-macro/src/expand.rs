@@ -1,13 +1,20 @@
-//! The generated code. Everything it names goes through `::metrics_runtime::__private` or
-//! `::core`; its locals use mixed-site hygiene, so the user's body cannot see or shadow them.
+//! The generated code. Everything it names goes through the runtime's `__private` module
+//! (`::metrics_runtime::__private`, or the path given with `crate = "…"`), `::core` or
+//! `::std`; its locals and labels use mixed-site hygiene, so the user's body cannot see or
+//! shadow them.
 
 use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote, quote_spanned};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
+use syn::ext::IdentExt;
 use syn::visit_mut::VisitMut;
-use syn::{Block, GenericArgument, PathArguments, ReturnType, Type, TypeParamBound, parse_quote};
+use syn::{
+    Block, Expr, GenericArgument, Lifetime, PathArguments, ReturnType, Type, TypeParamBound,
+    parse_quote,
+};
 
 use crate::ast::Handler;
 use crate::attr::{self, MetricsArgs};
+use crate::marker::{self, Marker};
 use crate::valid::{self, AuthTarget, Plan};
 
 pub fn prometheus_metrics(args: TokenStream, input: TokenStream) -> TokenStream {
@@ -54,18 +61,27 @@ fn generate(plan: Plan) -> TokenStream {
     let skipped = metrics
         .as_ref()
         .is_some_and(|metrics| metrics.skip.is_some());
+    let metrics = metrics.as_ref();
     let instrument = Instrument {
         auth: auth.as_ref(),
-        metrics: metrics.as_ref().filter(|_| !skipped),
+        metrics: metrics.filter(|_| !skipped),
         handler: &handler,
+        private: attr::private(
+            metrics
+                .and_then(|metrics| metrics.krate.as_ref())
+                .or(auth.as_ref().and_then(|auth| auth.krate.as_ref())),
+        ),
     };
     let body = match handler.async_trait_body() {
         Some((call, future)) => {
-            let output = future_output(&handler.sig.output);
-            let inner = instrument.body(&future.block, Kind::Async, output);
+            // `_` where the output type cannot be read off the signature (a type alias).
+            let output = future_output(&handler.sig.output)
+                .cloned()
+                .unwrap_or_else(|| parse_quote!(_));
+            let inner = instrument.body(&future.block, Shape::Async, Some(&output));
             let mut call = call.clone();
             let mut future = future.clone();
-            future.block = parse_quote!(#inner);
+            future.block = parse_quote!({ #inner });
             call.args = parse_quote!(#future);
             quote!({ #call })
         }
@@ -74,16 +90,10 @@ fn generate(plan: Plan) -> TokenStream {
                 ReturnType::Default => None,
                 ReturnType::Type(_, ty) => Some(&**ty),
             };
-            let kind = if handler.sig.asyncness.is_some() {
-                Kind::Async
-            } else {
-                Kind::Sync
-            };
-            instrument.body(&handler.block, kind, output)
+            instrument.body(&handler.block, Shape::of(&handler), output)
         }
     };
     let use_attribute = metrics
-        .as_ref()
         .and_then(|metrics| metrics.written_as.as_ref())
         .map(|path| quote!(#[allow(unused_imports)] use #path as _;));
     // An instrumented fn registers next to its call site (see `enter`).
@@ -94,84 +104,184 @@ fn generate(plan: Plan) -> TokenStream {
     let Handler {
         attrs, vis, sig, ..
     } = &handler;
+    // Statements at the top of the fn's block, where an attribute expanding later finds the
+    // markers.
     quote!(#(#attrs)* #vis #sig { #use_attribute #registration #body })
 }
 
+/// How the body runs, which decides how its end is seen.
 #[derive(Clone, Copy, PartialEq)]
-enum Kind {
+enum Shape {
+    /// In a closure: `return` and `?` end the closure, and its value is the output.
     Sync,
+    /// Inline, with `return` and `?` rewritten to leave a labelled block: a closure would
+    /// report its own location to `#[track_caller]` code instead of the caller's.
+    TrackCaller,
+    /// Inline: `-> !` never returns, so a panic (or nothing) ends it.
+    Never,
+    /// An `async fn` or `#[async_trait]` body: timed inside the future.
     Async,
+    /// A sync fn returning a future: timed from the call until the future completes.
+    ReturnsFuture { boxed: bool },
+}
+
+impl Shape {
+    fn of(handler: &Handler) -> Shape {
+        let sig = &handler.sig;
+        if sig.asyncness.is_some() {
+            return Shape::Async;
+        }
+        let output = match &sig.output {
+            ReturnType::Type(_, ty) => Some(&**ty),
+            ReturnType::Default => None,
+        };
+        if let Some(Type::Never(_)) = output {
+            return Shape::Never;
+        }
+        if let Some(boxed) = output.and_then(future_type) {
+            return Shape::ReturnsFuture { boxed };
+        }
+        let track_caller = handler
+            .attrs
+            .iter()
+            .any(|attr| attr.path().is_ident("track_caller"));
+        if track_caller {
+            Shape::TrackCaller
+        } else {
+            Shape::Sync
+        }
+    }
 }
 
 struct Instrument<'a> {
     auth: Option<&'a AuthTarget>,
     metrics: Option<&'a MetricsArgs>,
     handler: &'a Handler,
+    /// The runtime's `__private` module.
+    private: TokenStream,
 }
 
 impl Instrument<'_> {
-    /// The new body: authentication, then the guard that records the call, then the user's body.
-    fn body(&self, block: &Block, kind: Kind, output: Option<&Type>) -> TokenStream {
-        let check = self.auth.map(|target| authenticate(target, output));
+    /// The statements of the new body: authentication, then the guard that records the call,
+    /// then the user's body.
+    fn body(&self, block: &Block, shape: Shape, output: Option<&Type>) -> TokenStream {
+        // A check that `#[authenticated]`, imported under another name, already wrote above
+        // the body stays above the guard.
+        let written = marker::split_check(block);
+        let written_check = written.check;
+        let check = self.auth.map(|target| self.authenticate(target, output));
+        let check = quote!(#(#written_check)* #check);
+        let stmts = written.rest;
         let Some(metrics) = self.metrics else {
-            let stmts = &block.stmts;
-            return quote!({ #check #(#stmts)* });
+            return quote!(#check #(#stmts)*);
         };
+        let private = &self.private;
+        let measured = Marker::Measured.statement();
         let guard = format_ident!("__metrics_guard", span = Span::mixed_site());
         let output_value = format_ident!("__metrics_output", span = Span::mixed_site());
-        let enter = self.enter(metrics, kind);
-        let run = match kind {
-            Kind::Sync => {
-                let annotation = output
-                    .map(|ty| without_impl_trait(ty).unwrap_or_else(|| ty.clone()))
-                    .filter(|ty| !matches!(ty, Type::Infer(_)))
-                    .map(|ty| quote!(-> #ty));
-                quote!(::metrics_runtime::__private::call_once(move || #annotation #block))
-            }
-            Kind::Async => quote!(async move #block .await),
-        };
-        let let_annotation = match kind {
-            Kind::Async => output
-                .filter(|ty| without_impl_trait(ty).is_none())
-                .map(|ty| quote!(: #ty)),
-            Kind::Sync => None,
-        };
-        quote_spanned! {Span::mixed_site()=> {
-            #check
-            let #guard = #enter;
-            let #output_value #let_annotation = #run;
+        let future = format_ident!("__metrics_future", span = Span::mixed_site());
+        let enter = self.enter(metrics, shape);
+        let finish = quote_spanned! {Span::mixed_site()=>
             #guard.finish({
                 #[allow(unused_imports)]
-                use ::metrics_runtime::__private::{AnyOutcome as _, ResultOutcome as _};
-                (&::metrics_runtime::__private::Outcome(&#output_value)).failed()
+                use #private::{AnyOutcome as _, ResultOutcome as _};
+                (&#private::Outcome(&#output_value)).failed()
             });
+        };
+        let nameable = output.map(|ty| without_impl_trait(ty).unwrap_or_else(|| ty.clone()));
+        let run = match shape {
+            Shape::Never => {
+                return quote_spanned! {Span::mixed_site()=>
+                    #check
+                    #measured
+                    let #guard = #enter;
+                    #(#stmts)*
+                };
+            }
+            Shape::Sync => {
+                let annotation = nameable
+                    .filter(|ty| !matches!(ty, Type::Infer(_)))
+                    .map(|ty| quote!(-> #ty));
+                quote!(#private::call_once(move || #annotation { #(#stmts)* }))
+            }
+            Shape::TrackCaller => {
+                let label = Lifetime {
+                    apostrophe: Span::mixed_site(),
+                    ident: format_ident!("__metrics_body", span = Span::mixed_site()),
+                };
+                let mut stmts = stmts.to_vec();
+                let mut rewrite = LeaveLabelledBlock {
+                    label: &label,
+                    private,
+                };
+                for stmt in &mut stmts {
+                    rewrite.visit_stmt_mut(stmt);
+                }
+                let ty = nameable.unwrap_or_else(|| parse_quote!(()));
+                quote!({ let #output_value: #ty = #label: { #(#stmts)* }; #output_value })
+            }
+            Shape::Async => {
+                let output = nameable.unwrap_or_else(|| parse_quote!(()));
+                return quote_spanned! {Span::mixed_site()=>
+                    #check
+                    #measured
+                    let #guard = #enter;
+                    let (#output_value, #guard) =
+                        #private::Instrumented::new::<#output>(#guard, async move { #(#stmts)* })
+                            .await;
+                    #finish
+                    #output_value
+                };
+            }
+            Shape::ReturnsFuture { boxed } => {
+                let annotation = nameable.map(|ty| quote!(-> #ty));
+                let wrapper = boxed.then(|| quote!(::std::boxed::Box::pin));
+                return quote_spanned! {Span::mixed_site()=>
+                    #check
+                    #measured
+                    let #guard = #enter;
+                    let #future = #private::call_once(move || #annotation { #(#stmts)* });
+                    #wrapper(async move {
+                        let (#output_value, #guard) =
+                            #private::Instrumented::new(#guard, #future).await;
+                        #finish
+                        #output_value
+                    })
+                };
+            }
+        };
+        quote_spanned! {Span::mixed_site()=>
+            #check
+            #measured
+            let #guard = #enter;
+            let #output_value = #run;
+            #finish
             #output_value
-        }}
+        }
     }
 
     /// `CallSite::enter` on a static made for this fn: labels are resolved once per call site.
-    fn enter(&self, metrics: &MetricsArgs, kind: Kind) -> TokenStream {
+    fn enter(&self, metrics: &MetricsArgs, shape: Shape) -> TokenStream {
         let sig = &self.handler.sig;
-        let private = quote!(::metrics_runtime::__private);
+        let private = &self.private;
         let (constructor, label, self_type) = match (&metrics.handler, sig.receiver()) {
             (Some(label), _) => (quote!(new), label.value(), quote!(#private::no_self_type)),
             (None, Some(_)) => (
                 quote!(method),
-                sig.ident.to_string(),
+                sig.ident.unraw().to_string(),
                 quote!(::core::any::type_name::<Self>),
             ),
             (None, None) => (
                 quote!(new),
-                sig.ident.to_string(),
+                sig.ident.unraw().to_string(),
                 quote!(#private::no_self_type),
             ),
         };
-        let label = label.trim_start_matches("r#");
         let call_site = quote!(CALL_SITE);
         // A sync call ends on the thread it started on; an async one may move.
-        let enter = match kind {
-            Kind::Sync => quote!(enter_sync),
-            Kind::Async => quote!(enter),
+        let enter = match shape {
+            Shape::Sync | Shape::TrackCaller | Shape::Never => quote!(enter_sync),
+            Shape::Async | Shape::ReturnsFuture { .. } => quote!(enter),
         };
         let registration = self.registration(Some(&call_site), false);
         quote! {{
@@ -184,10 +294,9 @@ impl Instrument<'_> {
 
     /// Lists the fn in `metrics_runtime::handlers()` before `main` runs.
     fn registration(&self, call_site: Option<&TokenStream>, skipped: bool) -> TokenStream {
-        let private = quote!(::metrics_runtime::__private);
+        let private = &self.private;
         let ident = &self.handler.sig.ident;
-        let name = ident.to_string();
-        let name = name.trim_start_matches("r#");
+        let name = ident.unraw().to_string();
         let site = match call_site {
             Some(site) => quote!(::core::option::Option::Some(&#site)),
             None => quote!(::core::option::Option::None),
@@ -202,38 +311,105 @@ impl Instrument<'_> {
             }
         }
     }
-}
 
-/// Returns early with the rejection when the target does not authenticate.
-fn authenticate(target: &AuthTarget, output: Option<&Type>) -> TokenStream {
-    let value = &target.value;
-    let value_span = value
-        .clone()
-        .into_iter()
-        .next()
-        .map_or_else(Span::call_site, |t| t.span());
-    let rejection = format_ident!("__metrics_rejection", span = Span::mixed_site());
-    let private = quote!(::metrics_runtime::__private);
-    let reject = match output {
-        // A nameable output type decides by its type, so `Result` aliases work too.
-        Some(ty) if without_impl_trait(ty).is_none() => quote! {{
-            #[allow(unused_imports)]
-            use #private::{RejectInto as _, RejectIntoResult as _};
-            (&#private::Reject::<#ty, _>::new(#rejection)).reject()
-        }},
-        None => quote!(::core::convert::Into::into(#rejection)),
-        Some(ty) if is_result(ty) => {
-            quote!(::core::result::Result::Err(::core::convert::Into::into(#rejection)))
-        }
-        Some(_) => quote!(::core::convert::Into::into(#rejection)),
-    };
-    // Spanned on the parameter: a type that cannot be checked is reported there.
-    let check = quote_spanned!(value_span=> ::metrics_runtime::Authenticate::authenticate(&#value));
-    quote! {
-        if let ::core::result::Result::Err(#rejection) = #check {
-            return #reject;
+    /// Returns early with the rejection when the target does not authenticate; the marker
+    /// before it tells an attribute expanding later where the check ends.
+    fn authenticate(&self, target: &AuthTarget, output: Option<&Type>) -> TokenStream {
+        let value = &target.value;
+        let value_span = value
+            .clone()
+            .into_iter()
+            .next()
+            .map_or_else(Span::call_site, |t| t.span());
+        let rejection = format_ident!("__metrics_rejection", span = Span::mixed_site());
+        let private = &self.private;
+        let output = output.filter(|ty| !matches!(ty, Type::Infer(_)));
+        let reject = match output {
+            // A nameable output type decides by its type, so `Result` aliases work too.
+            Some(ty) if without_impl_trait(ty).is_none() => quote! {{
+                #[allow(unused_imports)]
+                use #private::{RejectInto as _, RejectIntoResult as _};
+                (&#private::Reject::<#ty, _>::new(#rejection)).reject()
+            }},
+            None => quote!(::core::convert::Into::into(#rejection)),
+            Some(ty) if is_result(ty) => {
+                quote!(::core::result::Result::Err(::core::convert::Into::into(#rejection)))
+            }
+            Some(_) => quote!(::core::convert::Into::into(#rejection)),
+        };
+        // Spanned on the parameter: a type that cannot be checked is reported there, once.
+        let authenticate = respan(quote!(#private::Authenticate::authenticate), value_span);
+        let check = quote_spanned!(value_span=> #authenticate(&#value));
+        let marker = Marker::Authenticated.statement();
+        quote! {
+            #marker
+            if let ::core::result::Result::Err(#rejection) = #check {
+                return #reject;
+            }
         }
     }
+}
+
+/// Rewrites `return e` into `break 'label e` and `e?` into a `match` that breaks out with the
+/// residual, leaving closures, async blocks and nested items, whose `return` and `?` are
+/// their own, as they are.
+struct LeaveLabelledBlock<'a> {
+    label: &'a Lifetime,
+    private: &'a TokenStream,
+}
+
+impl VisitMut for LeaveLabelledBlock<'_> {
+    fn visit_expr_mut(&mut self, expr: &mut Expr) {
+        match expr {
+            Expr::Closure(_) | Expr::Async(_) | Expr::Const(_) => {}
+            Expr::Return(returned) => {
+                if let Some(value) = &mut returned.expr {
+                    self.visit_expr_mut(value);
+                }
+                let label = self.label;
+                let value = returned
+                    .expr
+                    .as_ref()
+                    .map_or_else(|| quote!(()), ToTokens::to_token_stream);
+                // Parenthesised: `break 'label ::path` would read as a labelled block.
+                *expr = parse_quote!(break #label (#value));
+            }
+            Expr::Try(tried) => {
+                self.visit_expr_mut(&mut tried.expr);
+                let (label, private) = (self.label, self.private);
+                let value = &tried.expr;
+                let continued = format_ident!("__metrics_value", span = Span::mixed_site());
+                let residual = format_ident!("__metrics_residual", span = Span::mixed_site());
+                *expr = parse_quote! {
+                    match #private::Branch::branch(#value) {
+                        ::core::ops::ControlFlow::Continue(#continued) => #continued,
+                        ::core::ops::ControlFlow::Break(#residual) => {
+                            break #label (#private::FromResidual::from_residual(#residual))
+                        }
+                    }
+                };
+            }
+            _ => syn::visit_mut::visit_expr_mut(self, expr),
+        }
+    }
+
+    fn visit_item_mut(&mut self, _: &mut syn::Item) {}
+}
+
+fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut token| {
+            if let proc_macro2::TokenTree::Group(group) = &token {
+                let mut respanned =
+                    proc_macro2::Group::new(group.delimiter(), respan(group.stream(), span));
+                respanned.set_span(span);
+                token = respanned.into();
+            }
+            token.set_span(span);
+            token
+        })
+        .collect()
 }
 
 /// Any path ending in `Result`: `Result<T, E>`, `io::Result<T>`, `anyhow::Result<T>`.
@@ -248,6 +424,33 @@ fn is_result(ty: &Type) -> bool {
         Type::Paren(paren) => is_result(&paren.elem),
         _ => false,
     }
+}
+
+/// Whether a sync fn's return type is a future: `impl Future<…>` (`Some(false)`), or a boxed
+/// one, `Pin<Box<dyn Future<…>>>`, `BoxFuture<…>` or `LocalBoxFuture<…>` (`Some(true)`).
+fn future_type(ty: &Type) -> Option<bool> {
+    match ty {
+        Type::ImplTrait(bounds) => bounds.bounds.iter().any(is_future_bound).then_some(false),
+        Type::Path(path) => {
+            let last = path.path.segments.last()?;
+            if last.ident == "BoxFuture" || last.ident == "LocalBoxFuture" {
+                return Some(true);
+            }
+            let boxed = single_type_argument(single_type_argument(ty, "Pin")?, "Box")?;
+            let Type::TraitObject(object) = boxed else {
+                return None;
+            };
+            object.bounds.iter().any(is_future_bound).then_some(true)
+        }
+        Type::Group(group) => future_type(&group.elem),
+        Type::Paren(paren) => future_type(&paren.elem),
+        _ => None,
+    }
+}
+
+fn is_future_bound(bound: &TypeParamBound) -> bool {
+    matches!(bound, TypeParamBound::Trait(bound)
+        if bound.path.segments.last().is_some_and(|last| last.ident == "Future"))
 }
 
 /// `R` in the `Pin<Box<dyn Future<Output = R> + Send + 'a>>` that `#[async_trait]` returns.

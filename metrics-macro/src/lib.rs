@@ -4,6 +4,7 @@
 mod ast;
 mod attr;
 mod expand;
+mod marker;
 mod methods;
 mod valid;
 

@@ -4,7 +4,9 @@
 
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote};
-use syn::{ImplItem, ItemImpl, LitStr, Meta, Type};
+use syn::ext::IdentExt;
+use syn::parse::Parser;
+use syn::{ImplItem, ItemImpl, LitStr, Meta, Path, Type, TypeParamBound};
 
 use crate::attr::{self, MetricsArgs};
 
@@ -19,12 +21,15 @@ pub fn prometheus_handlers(args: TokenStream, input: TokenStream) -> TokenStream
 }
 
 fn label_methods(args: TokenStream, input: TokenStream) -> syn::Result<ItemImpl> {
-    if let Some(first) = args.into_iter().next() {
-        return Err(syn::Error::new(
-            first.span(),
-            "`#[prometheus_handlers]` takes no arguments",
-        ));
-    }
+    let mut krate = None;
+    let parser = syn::meta::parser(|meta| {
+        if meta.path.is_ident("crate") {
+            attr::parse_crate(&meta, &mut krate)
+        } else {
+            Err(meta.error("`#[prometheus_handlers]` takes no arguments but `crate = \"path\"`"))
+        }
+    });
+    parser.parse2(args)?;
     let mut block: ItemImpl = syn::parse2(input).map_err(|_| {
         syn::Error::new(
             Span::call_site(),
@@ -37,26 +42,49 @@ fn label_methods(args: TokenStream, input: TokenStream) -> syn::Result<ItemImpl>
         let ImplItem::Fn(method) = item else {
             continue;
         };
-        if method.sig.receiver().is_none() {
-            continue;
-        }
-        let method_name = method.sig.ident.to_string();
-        let label = format!("{type_name}::{}", method_name.trim_start_matches("r#"));
+        // Associated fns without `self` too: `Alpha::create` and `Beta::create` stay apart.
+        let label = format!("{type_name}::{}", method.sig.ident.unraw());
         for attr in &mut method.attrs {
             if attr::is(attr, attr::METRICS) {
-                label_attribute(attr, &label)?;
+                label_attribute(attr, &label, krate.as_ref())?;
             }
         }
     }
     Ok(block)
 }
 
-/// `InstancesHandler` for `InstancesHandler`, `handlers::InstancesHandler<T>` or `&InstancesHandler`.
+/// The type a label names: `InstancesHandler` for `InstancesHandler`,
+/// `handlers::InstancesHandler<T>`, `&InstancesHandler`, `Arc<InstancesHandler>` or
+/// `Box<dyn InstancesHandler + Send>`: the type inside a pointer, the trait of a trait object.
 fn type_name(self_ty: &Type) -> syn::Result<String> {
+    const POINTERS: [&str; 5] = ["Arc", "Rc", "Box", "Pin", "Weak"];
     match self_ty {
         Type::Path(path) if path.qself.is_none() => {
             if let Some(last) = path.path.segments.last() {
-                return Ok(last.ident.to_string());
+                let inner = match &last.arguments {
+                    syn::PathArguments::AngleBracketed(args) => {
+                        args.args.iter().find_map(|arg| match arg {
+                            syn::GenericArgument::Type(inner) => Some(inner),
+                            _ => None,
+                        })
+                    }
+                    _ => None,
+                };
+                return match inner {
+                    Some(inner) if POINTERS.iter().any(|pointer| last.ident == pointer) => {
+                        type_name(inner)
+                    }
+                    _ => Ok(last.ident.unraw().to_string()),
+                };
+            }
+        }
+        Type::TraitObject(object) => {
+            let first_trait = object.bounds.iter().find_map(|bound| match bound {
+                TypeParamBound::Trait(bound) => bound.path.segments.last(),
+                _ => None,
+            });
+            if let Some(last) = first_trait {
+                return Ok(last.ident.unraw().to_string());
             }
         }
         Type::Reference(reference) => return type_name(&reference.elem),
@@ -72,13 +100,27 @@ fn type_name(self_ty: &Type) -> syn::Result<String> {
 }
 
 /// Adds `handler = "Type::method"` unless the attribute already names a label or skips.
-fn label_attribute(attr: &mut syn::Attribute, label: &str) -> syn::Result<()> {
+/// Adds `handler = "Type::method"` unless the attribute already names a label or skips, and
+/// the block's `crate = "…"` unless the attribute has its own.
+fn label_attribute(
+    attr: &mut syn::Attribute,
+    label: &str,
+    krate: Option<&Path>,
+) -> syn::Result<()> {
     let args = MetricsArgs::from_attr(attr)?;
-    if args.handler.is_some() || args.skip.is_some() {
+    let mut added = Vec::new();
+    if args.handler.is_none() && args.skip.is_none() {
+        let label = LitStr::new(label, Span::call_site());
+        added.push(quote!(handler = #label));
+    }
+    if let (Some(krate), None) = (krate, &args.krate) {
+        let krate = LitStr::new(&krate.to_token_stream().to_string(), Span::call_site());
+        added.push(quote!(crate = #krate));
+    }
+    if added.is_empty() {
         return Ok(());
     }
     let path = attr.path().clone();
-    let label = LitStr::new(label, Span::call_site());
     let existing = match &attr.meta {
         Meta::List(list) if !list.tokens.is_empty() => {
             let tokens = &list.tokens;
@@ -86,6 +128,6 @@ fn label_attribute(attr: &mut syn::Attribute, label: &str) -> syn::Result<()> {
         }
         _ => TokenStream::new(),
     };
-    attr.meta = syn::parse_quote!(#path(#existing handler = #label));
+    attr.meta = syn::parse_quote!(#path(#existing #(#added),*));
     Ok(())
 }

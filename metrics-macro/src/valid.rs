@@ -6,6 +6,7 @@ use syn::{FnArg, Ident, Pat, Signature};
 
 use crate::ast::Handler;
 use crate::attr::{self, AUTHENTICATED, AuthArgs, METRICS, MetricsArgs};
+use crate::marker::Marker;
 
 /// What to generate for one fn.
 pub struct Plan {
@@ -17,21 +18,31 @@ pub struct Plan {
 /// The value `#[authenticated]` checks: `self` or a parameter binding, with its own span.
 pub struct AuthTarget {
     pub value: TokenStream,
+    pub krate: Option<syn::Path>,
 }
+
+const ORDER: &str = "`#[authenticated]` must be written above `#[prometheus_metrics]`: \
+    attributes run top-down, and in this order calls that authentication rejects would be \
+    counted and timed\n\
+    help: write `#[authenticated]` first, then `#[prometheus_metrics]`";
 
 pub fn metrics_plan(args: TokenStream, handler: Handler) -> syn::Result<Plan> {
     reject_const(&handler.sig, METRICS)?;
     if let Some(below) = handler.ours.first() {
         if attr::is(below, AUTHENTICATED) {
-            return Err(syn::Error::new_spanned(
-                below,
-                "`#[authenticated]` must be written above `#[prometheus_metrics]`: attributes \
-                 run top-down, and in this order calls that authentication rejects would be \
-                 counted and timed\n\
-                 help: write `#[authenticated]` first, then `#[prometheus_metrics]`",
-            ));
+            return Err(syn::Error::new_spanned(below, ORDER));
         }
         return Err(duplicate(below, METRICS));
+    }
+    // Another `#[prometheus_metrics]` under another name already expanded below this one.
+    if Marker::Measured
+        .find(handler.instrumented_block())
+        .is_some()
+    {
+        return Err(syn::Error::new(
+            Span::call_site(),
+            "`#[prometheus_metrics]` is given twice on this fn (once under another name); keep one",
+        ));
     }
     let metrics = MetricsArgs::parse(args)?;
     Ok(Plan {
@@ -44,6 +55,23 @@ pub fn metrics_plan(args: TokenStream, handler: Handler) -> syn::Result<Plan> {
 pub fn authenticated_plan(args: TokenStream, handler: Handler) -> syn::Result<Plan> {
     reject_const(&handler.sig, AUTHENTICATED)?;
     let args: AuthArgs = syn::parse2(args)?;
+    // A `#[prometheus_metrics]` imported under another name, written above, has already
+    // expanded into this body.
+    if Marker::Measured
+        .find(handler.instrumented_block())
+        .is_some()
+    {
+        return Err(syn::Error::new(Span::call_site(), ORDER));
+    }
+    if Marker::Authenticated
+        .find(handler.instrumented_block())
+        .is_some()
+    {
+        return Err(syn::Error::new(
+            Span::call_site(),
+            "`#[authenticated]` is given twice on this fn (once under another name); keep one",
+        ));
+    }
     // The metrics attribute below is expanded here, after the check, so that authentication
     // runs first although rustc expands the upper attribute first.
     let mut metrics = None;
@@ -88,6 +116,11 @@ fn reject_const(sig: &Signature, name: &str) -> syn::Result<()> {
 
 impl AuthTarget {
     fn resolve(sig: &Signature, args: AuthArgs) -> syn::Result<Self> {
+        let krate = args.krate.clone();
+        Self::resolve_value(sig, args).map(|value| AuthTarget { krate, ..value })
+    }
+
+    fn resolve_value(sig: &Signature, args: AuthArgs) -> syn::Result<Self> {
         let receiver = sig.receiver().map(|receiver| receiver.self_token);
         let Some(name) = args.param else {
             return Self::default_target(sig, receiver);
@@ -146,6 +179,7 @@ impl AuthTarget {
     fn of(value: impl ToTokens) -> Self {
         AuthTarget {
             value: value.into_token_stream(),
+            krate: None,
         }
     }
 }

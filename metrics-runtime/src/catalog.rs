@@ -2,6 +2,8 @@
 //! registers itself before `main`, so the first scrape can show every series at 0 and a test can
 //! find handlers that were never instrumented.
 
+use std::collections::{HashMap, HashSet};
+
 use crate::site::CallSite;
 
 /// One fn carrying our attributes, as the macros register it. Not public API.
@@ -43,6 +45,7 @@ inventory::collect!(Registration);
 
 /// Whether a handler is measured.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Measured {
     /// It carries `#[prometheus_metrics]`.
     Yes,
@@ -54,6 +57,7 @@ pub enum Measured {
 
 /// A handler found at link time: see [`handlers`].
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct HandlerInfo {
     /// The `handler` label of its series. `None` when it is not measured, and for a method whose
     /// label derives from `Self` until its first call (Rust cannot name `Self` at link time; give
@@ -71,6 +75,10 @@ pub struct HandlerInfo {
     pub authenticated: bool,
     /// Whether it is measured.
     pub measured: Measured,
+    /// Whether another fn in the list has the same `handler` and `module` labels: their calls
+    /// add up in one series. Give one of them `#[prometheus_metrics(handler = "…")]` to tell
+    /// them apart.
+    pub shares_series: bool,
 }
 
 /// Every fn in the program that carries `#[prometheus_metrics]` or `#[authenticated]`, sorted by
@@ -103,10 +111,48 @@ pub fn handlers() -> Vec<HandlerInfo> {
                 (None, true) => Measured::Skipped,
                 (None, false) => Measured::No,
             },
+            shares_series: false,
         })
         .collect();
+    let mut labelled: HashMap<(&str, &str), usize> = HashMap::new();
+    for handler in &found {
+        if let Some(label) = &handler.label {
+            *labelled.entry((label, handler.module)).or_default() += 1;
+        }
+    }
+    let shared: HashSet<(String, &str)> = labelled
+        .into_iter()
+        .filter(|&(_, fns)| fns > 1)
+        .map(|((label, module), _)| (label.to_owned(), module))
+        .collect();
+    for handler in &mut found {
+        handler.shares_series = handler
+            .label
+            .as_ref()
+            .is_some_and(|label| shared.contains(&(label.clone(), handler.module)));
+    }
     found.sort_by(|a, b| (a.module, a.file, a.line).cmp(&(b.module, b.file, b.line)));
     found
+}
+
+/// In debug builds, says once on standard error which fns share a series, so that a label
+/// given twice by mistake does not go unnoticed.
+pub(crate) fn warn_about_shared_series() {
+    if !cfg!(debug_assertions) {
+        return;
+    }
+    for handler in handlers().iter().filter(|handler| handler.shares_series) {
+        eprintln!(
+            "metrics_runtime: `{}` ({}:{}) shares the series handler={:?}, module={:?} with \
+             another fn; give one of them #[prometheus_metrics(handler = \"…\")] if that is \
+             not intended",
+            handler.name,
+            handler.file,
+            handler.line,
+            handler.label.as_deref().unwrap_or_default(),
+            handler.module,
+        );
+    }
 }
 
 /// The handlers that carry `#[authenticated]` but neither `#[prometheus_metrics]` nor

@@ -1,8 +1,9 @@
-use std::fmt;
+//! The start-up configuration the server writes, validated into the registry's settings.
 
 use prometheus::Registry;
 
-use crate::state;
+use crate::error::ConfigError;
+use crate::registry::{self, DEFAULT_NAMESPACE, Settings};
 
 /// Start-up configuration: metric namespace, histogram buckets and registry.
 ///
@@ -29,9 +30,6 @@ pub struct Config {
     registry: Option<Registry>,
     process_metrics: bool,
 }
-
-/// The default namespace: metric names start with `handler_`.
-pub const DEFAULT_NAMESPACE: &str = "handler";
 
 impl Default for Config {
     fn default() -> Self {
@@ -82,7 +80,7 @@ impl Config {
 
     /// Validates the configuration and makes it the one the process uses.
     pub fn install(self) -> Result<(), ConfigError> {
-        state::install(self.validate()?)
+        registry::install(self.validate()?)
     }
 
     fn validate(self) -> Result<Settings, ConfigError> {
@@ -96,22 +94,6 @@ impl Config {
                 .unwrap_or_else(|| prometheus::default_registry().clone()),
             process_metrics: self.process_metrics,
         })
-    }
-}
-
-/// A configuration that passed validation.
-pub(crate) struct Settings {
-    pub(crate) namespace: String,
-    pub(crate) buckets: Vec<f64>,
-    pub(crate) registry: Registry,
-    pub(crate) process_metrics: bool,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Config::default()
-            .validate()
-            .expect("the default configuration is valid")
     }
 }
 
@@ -159,103 +141,4 @@ fn validate_buckets(buckets: &[f64]) -> Result<(), ConfigError> {
         }
     }
     Ok(())
-}
-
-/// Why [`Config::install`] refused a configuration.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum ConfigError {
-    /// The namespace is not a valid metric name prefix.
-    InvalidNamespace {
-        /// The namespace as given.
-        namespace: String,
-        /// What is wrong with it.
-        reason: &'static str,
-    },
-    /// No bucket bounds were given.
-    EmptyBuckets,
-    /// A bucket bound is NaN, infinite, zero or negative.
-    InvalidBucket {
-        /// Position in the list.
-        index: usize,
-        /// The bound as given.
-        bound: f64,
-    },
-    /// A bucket bound is not greater than the one before it.
-    BucketsNotIncreasing {
-        /// Position in the list.
-        index: usize,
-        /// The bound before it.
-        previous: f64,
-        /// The bound as given.
-        bound: f64,
-    },
-    /// `install` was already called successfully.
-    AlreadyInstalled,
-    /// Metrics were already created with the default configuration: a handler ran or
-    /// `gather()` was called before `install`.
-    AlreadyInUse,
-    /// The registry already has a metric with one of the names this configuration creates.
-    NameClash {
-        /// The metric name that is taken.
-        name: String,
-        /// How to resolve it.
-        hint: &'static str,
-        /// The registry's error.
-        source: prometheus::Error,
-    },
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ConfigError::InvalidNamespace { namespace, reason } => {
-                write!(f, "invalid metric namespace {namespace:?}: {reason}")
-            }
-            ConfigError::EmptyBuckets => {
-                write!(
-                    f,
-                    "histogram buckets are empty: give at least one upper bound"
-                )
-            }
-            ConfigError::InvalidBucket { index, bound } => write!(
-                f,
-                "histogram bucket {index} is {bound}: bounds must be finite and greater than 0 \
-                 (the +Inf bucket is always added)"
-            ),
-            ConfigError::BucketsNotIncreasing {
-                index,
-                previous,
-                bound,
-            } => write!(
-                f,
-                "histogram buckets must be strictly increasing, but bucket {index} ({bound}) \
-                 follows {previous}"
-            ),
-            ConfigError::AlreadyInstalled => {
-                write!(
-                    f,
-                    "metrics_runtime::Config was already installed; install it once"
-                )
-            }
-            ConfigError::AlreadyInUse => write!(
-                f,
-                "handler metrics are already in use with the default configuration (a handler \
-                 ran or gather() was called); install the Config at start-up, before either"
-            ),
-            ConfigError::NameClash { name, hint, .. } => write!(
-                f,
-                "the registry already has a metric named `{name}`: {hint}"
-            ),
-        }
-    }
-}
-
-impl std::error::Error for ConfigError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            ConfigError::NameClash { source, .. } => Some(source),
-            _ => None,
-        }
-    }
 }

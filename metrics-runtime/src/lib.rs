@@ -1,18 +1,23 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
+// From the hot path up: each module imports only the ones listed before it (`auth` and
+// `error` stand alone).
 mod auth;
 mod catalog;
 mod clock;
 mod config;
+mod error;
 mod exposition;
+mod registry;
+mod series;
 mod site;
 mod slots;
-mod state;
 
 pub use auth::Authenticate;
 pub use catalog::{HandlerInfo, Measured, handlers, handlers_without_metrics};
-pub use config::{Config, ConfigError, DEFAULT_NAMESPACE};
+pub use config::Config;
+pub use error::ConfigError;
 /// Checks a value with [`Authenticate`] before the handler body runs.
 ///
 /// Above [`prometheus_metrics`], rejected calls are not counted, timed or ever in flight:
@@ -94,6 +99,7 @@ pub use metrics_macro::prometheus_metrics;
 /// The prometheus crate this runtime uses, for building a [`Registry`](prometheus::Registry) to
 /// pass to [`Config::registry`] or registering metrics of your own next to the handler metrics.
 pub use prometheus;
+pub use registry::DEFAULT_NAMESPACE;
 
 #[doc(hidden)]
 #[path = "private.rs"]
@@ -106,7 +112,9 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// whatever else the server registered there) in the text exposition format.
 ///
 /// Serve it from the server's one `/metrics` route with [`CONTENT_TYPE`]. Every instrumented
-/// handler in the program has its series from the first call, at 0.
+/// fn has its series, at 0, from the first scrape on; a method labelled by its `Self` type
+/// appears with its first call, unless its `impl` block has
+/// [`#[prometheus_handlers]`](prometheus_handlers).
 ///
 /// ```
 /// use metrics_runtime::prometheus::{IntCounter, register};
@@ -122,6 +130,9 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 pub fn gather() -> String {
     static KNOWN_SERIES: std::sync::Once = std::sync::Once::new();
     // Every handler is visible from the first scrape, at 0, not only after its first call.
-    KNOWN_SERIES.call_once(catalog::create_known_series);
-    state::runtime().gather()
+    KNOWN_SERIES.call_once(|| {
+        catalog::create_known_series();
+        catalog::warn_about_shared_series();
+    });
+    registry::runtime().gather()
 }

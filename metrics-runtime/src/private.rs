@@ -1,10 +1,13 @@
 //! What macro expansions name. Not public API: may change in any release.
 
 use std::cell::Cell;
+use std::convert::Infallible;
 use std::marker::PhantomData;
+use std::ops::ControlFlow;
 
+pub use crate::auth::Authenticate;
 pub use crate::catalog::Registration;
-pub use crate::site::{CallSite, Guard};
+pub use crate::site::{CallSite, Guard, Instrumented};
 pub use inventory;
 
 /// Runs a handler body as a closure, so `return` and `?` inside it end the body, not the
@@ -12,6 +15,11 @@ pub use inventory;
 #[inline(always)]
 pub fn call_once<R>(body: impl FnOnce() -> R) -> R {
     body()
+}
+
+/// Which clock times calls: `tsc` or `monotonic`.
+pub fn clock_source() -> &'static str {
+    crate::clock::clock().source().name()
 }
 
 /// For free fns, which have no `Self` to name.
@@ -86,5 +94,62 @@ pub trait RejectInto<R> {
 impl<R, J: Into<R>> RejectInto<R> for &Reject<R, J> {
     fn reject(&self) -> R {
         self.take().into()
+    }
+}
+
+/// `expr?` in a `#[track_caller]` body, which runs inline rather than in a closure (a closure
+/// would report its own location as the caller's): the expansion rewrites it to a `match` on
+/// `Branch::branch(expr)` that breaks out of the body with `FromResidual::from_residual`, as
+/// the unstable `Try` trait would.
+pub trait Branch {
+    type Output;
+    type Residual;
+    fn branch(self) -> ControlFlow<Self::Residual, Self::Output>;
+}
+
+impl<T, E> Branch for Result<T, E> {
+    type Output = T;
+    type Residual = Result<Infallible, E>;
+
+    #[inline(always)]
+    fn branch(self) -> ControlFlow<Self::Residual, T> {
+        match self {
+            Ok(value) => ControlFlow::Continue(value),
+            Err(error) => ControlFlow::Break(Err(error)),
+        }
+    }
+}
+
+impl<T> Branch for Option<T> {
+    type Output = T;
+    type Residual = Option<Infallible>;
+
+    #[inline(always)]
+    fn branch(self) -> ControlFlow<Self::Residual, T> {
+        match self {
+            Some(value) => ControlFlow::Continue(value),
+            None => ControlFlow::Break(None),
+        }
+    }
+}
+
+pub trait FromResidual<R> {
+    fn from_residual(residual: R) -> Self;
+}
+
+impl<T, E, F: From<E>> FromResidual<Result<Infallible, E>> for Result<T, F> {
+    #[inline(always)]
+    fn from_residual(residual: Result<Infallible, E>) -> Self {
+        match residual {
+            Err(error) => Err(From::from(error)),
+            Ok(never) => match never {},
+        }
+    }
+}
+
+impl<T> FromResidual<Option<Infallible>> for Option<T> {
+    #[inline(always)]
+    fn from_residual(_: Option<Infallible>) -> Self {
+        None
     }
 }

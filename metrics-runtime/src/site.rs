@@ -1,161 +1,22 @@
-//! Per-call-site accumulation: the hot path of every instrumented call.
+//! The call site of an instrumented fn and the guard of one call: what generated code runs.
 //!
-//! Each call site owns cache-line aligned shards of atomic counters; a thread writes to the
-//! shard its slot names (see `slots`), so threads calling one handler do not fight over a cache
-//! line. `gather()` folds the shards into exact totals.
+//! Each instrumented fn has a `static CallSite`. Its first call resolves the series its labels
+//! name; later calls go straight to it. A method's label names `Self`, and the one static of a
+//! trait's default method serves every implementor, so a call site keeps one resolution per
+//! `Self` type, in a list that grows without a lock and is read without one.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use once_cell::sync::OnceCell;
 
-use crate::clock::{self, Clock};
-use crate::exposition;
+use crate::registry;
+use crate::series::Series;
 use crate::slots::{self, Slot};
-use crate::state;
 
-/// Counters of one shard, in this order, followed by one counter per bucket (the last is `+Inf`).
-const STARTED: usize = 0;
-const ERRORS: usize = 1;
-const SUM_TICKS: usize = 2;
-const FIRST_BUCKET: usize = 3;
-
-const SLOTS_PER_LINE: usize = 16;
-
-/// 128 bytes: two 64-byte lines, because adjacent-line prefetching pairs them on x86_64.
-#[repr(align(128))]
-struct Line([AtomicU64; SLOTS_PER_LINE]);
-
-/// The accumulated metrics of one `(handler, module)` series.
-pub(crate) struct SiteState {
-    pub(crate) handler: String,
-    pub(crate) module: &'static str,
-    /// The series' labels as the text format writes them.
-    pub(crate) label_pairs: String,
-    /// Bucket upper bounds in clock ticks, without the implicit `+Inf`.
-    bounds_ticks: Box<[u64]>,
-    clock: &'static Clock,
-    lines: Box<[Line]>,
-    lines_per_shard: usize,
-    shards: usize,
-}
-
-/// What one scrape reads from a series.
-pub(crate) struct Snapshot {
-    pub(crate) started: u64,
-    pub(crate) errors: u64,
-    pub(crate) finished: u64,
-    pub(crate) sum_seconds: f64,
-    /// Cumulative counts for each finite bound.
-    pub(crate) cumulative: Vec<u64>,
-}
-
-impl Snapshot {
-    /// Calls started and not yet ended. `snapshot` reads `started` last, so it is never below
-    /// `finished`; saturating keeps even a broken invariant from wrapping around.
-    pub(crate) fn in_flight(&self) -> u64 {
-        self.started.saturating_sub(self.finished)
-    }
-}
-
-impl SiteState {
-    pub(crate) fn new(handler: String, site: &'static CallSite, bounds_seconds: &[f64]) -> Self {
-        let clock = clock::clock();
-        let bounds_ticks: Box<[u64]> = bounds_seconds.iter().map(|&b| clock.ticks(b)).collect();
-        let shards = slots::shard_count();
-        let slots = FIRST_BUCKET + bounds_ticks.len() + 1;
-        let lines_per_shard = slots.div_ceil(SLOTS_PER_LINE);
-        let lines = (0..shards * lines_per_shard)
-            .map(|_| Line(std::array::from_fn(|_| AtomicU64::new(0))))
-            .collect();
-        SiteState {
-            label_pairs: exposition::label_pairs(&handler, site.module),
-            handler,
-            module: site.module,
-            bounds_ticks,
-            clock,
-            lines,
-            lines_per_shard,
-            shards,
-        }
-    }
-
-    #[inline]
-    fn slot(&self, shard: usize, slot: usize) -> &AtomicU64 {
-        &self.lines[shard * self.lines_per_shard + slot / SLOTS_PER_LINE].0[slot % SLOTS_PER_LINE]
-    }
-
-    fn shards(&self) -> std::ops::Range<usize> {
-        0..self.shards
-    }
-
-    #[inline]
-    fn record_start(&self, writer: Slot) {
-        writer.add(self.slot(writer.shard, STARTED), 1, Ordering::Relaxed);
-    }
-
-    #[inline]
-    fn record_end(&self, writer: Slot, elapsed_ticks: u64, failed: bool) {
-        if failed {
-            writer.add(self.slot(writer.shard, ERRORS), 1, Ordering::Relaxed);
-        }
-        writer.add(
-            self.slot(writer.shard, SUM_TICKS),
-            elapsed_ticks,
-            Ordering::Relaxed,
-        );
-        let bucket = self
-            .bounds_ticks
-            .iter()
-            .position(|&bound| elapsed_ticks <= bound)
-            .unwrap_or(self.bounds_ticks.len());
-        // Release: a scrape that sees this observation also sees the start it ends, even when
-        // an async call started on another thread (the executor's hand-over orders the two).
-        writer.add(
-            self.slot(writer.shard, FIRST_BUCKET + bucket),
-            1,
-            Ordering::Release,
-        );
-    }
-
-    pub(crate) fn snapshot(&self) -> Snapshot {
-        let buckets = self.bounds_ticks.len() + 1;
-        let mut per_bucket = vec![0u64; buckets];
-        let mut sum_ticks = 0u64;
-        let mut errors = 0u64;
-        // Observations first, then starts: every observation read has its start visible, so
-        // `started >= finished` and the derived in-flight value is never negative.
-        for shard in self.shards() {
-            for (bucket, count) in per_bucket.iter_mut().enumerate() {
-                *count += self
-                    .slot(shard, FIRST_BUCKET + bucket)
-                    .load(Ordering::Acquire);
-            }
-            sum_ticks += self.slot(shard, SUM_TICKS).load(Ordering::Relaxed);
-            errors += self.slot(shard, ERRORS).load(Ordering::Relaxed);
-        }
-        let started: u64 = self
-            .shards()
-            .map(|shard| self.slot(shard, STARTED).load(Ordering::Acquire))
-            .sum();
-        let mut running = 0;
-        let mut cumulative: Vec<u64> = per_bucket
-            .iter()
-            .map(|count| {
-                running += count;
-                running
-            })
-            .collect();
-        let finished = running;
-        cumulative.truncate(self.bounds_ticks.len());
-        Snapshot {
-            started,
-            errors,
-            finished,
-            sum_seconds: self.clock.seconds(sum_ticks),
-            cumulative,
-        }
-    }
-}
+/// Names the `Self` type of a method (`core::any::type_name::<Self>`), or nothing for free fns.
+pub type SelfType = fn() -> &'static str;
 
 /// The static each instrumented fn keeps: its labels and, once it has run, its series.
 #[doc(hidden)]
@@ -163,7 +24,14 @@ pub struct CallSite {
     handler: &'static str,
     qualify_with_self_type: bool,
     pub(crate) module: &'static str,
-    state: OnceCell<&'static SiteState>,
+    resolved: OnceCell<&'static Resolved>,
+}
+
+/// The series of one `Self` type at a call site, and the next type's.
+struct Resolved {
+    self_type: SelfType,
+    series: &'static Series,
+    next: OnceCell<&'static Resolved>,
 }
 
 impl CallSite {
@@ -173,7 +41,7 @@ impl CallSite {
             handler,
             qualify_with_self_type: false,
             module,
-            state: OnceCell::new(),
+            resolved: OnceCell::new(),
         }
     }
 
@@ -185,38 +53,40 @@ impl CallSite {
         }
     }
 
-    /// Starts timing a call of an `async fn`, which may end on another thread. `self_type`
-    /// names `Self` for methods; it runs once per call site.
+    /// Starts timing a call that may end on another thread (an `async fn`, or the future a fn
+    /// returns). `self_type` names `Self` for methods.
     #[inline(always)]
-    pub fn enter(&'static self, self_type: fn() -> &'static str) -> Guard {
+    pub fn enter(&'static self, self_type: SelfType) -> Guard {
         self.start(self_type, false)
     }
 
     /// Starts timing a call of a sync fn, which ends on the thread it started on.
     #[inline(always)]
-    pub fn enter_sync(&'static self, self_type: fn() -> &'static str) -> Guard {
+    pub fn enter_sync(&'static self, self_type: SelfType) -> Guard {
         self.start(self_type, true)
     }
 
     #[inline(always)]
-    fn start(&'static self, self_type: fn() -> &'static str, ends_here: bool) -> Guard {
-        let state = match self.state.get() {
-            Some(state) => *state,
-            None => self.resolve(self_type),
+    fn start(&'static self, self_type: SelfType, ends_here: bool) -> Guard {
+        let series = match self.resolved.get() {
+            Some(first) if std::ptr::fn_addr_eq(first.self_type, self_type) => first.series,
+            _ => self.resolve(self_type),
         };
         let slot = slots::current();
-        state.record_start(slot);
+        series.record_start(slot);
         Guard {
-            state,
-            start: state.clock.now(),
+            series,
+            start: series.clock.now(),
             end_slot: ends_here.then_some(slot),
+            unwinding_is_error: true,
         }
     }
 
-    /// The `handler` label, if known without calling the fn.
+    /// The `handler` label, if known without calling the fn: for a method, the label of the
+    /// first `Self` type it was called with.
     pub(crate) fn label(&self) -> Option<String> {
-        match self.state.get() {
-            Some(state) => Some(state.handler.clone()),
+        match self.resolved.get() {
+            Some(first) => Some(first.series.handler.clone()),
             None => (!self.qualify_with_self_type).then(|| self.handler.to_owned()),
         }
     }
@@ -227,46 +97,107 @@ impl CallSite {
         }
     }
 
+    /// The series for `self_type`, found in the list or added to it. The same type can come
+    /// with more than one fn pointer (one per codegen unit): each gets an entry, and all of
+    /// them name the one series of the label.
     #[cold]
     #[inline(never)]
-    fn resolve(&'static self, self_type: fn() -> &'static str) -> &'static SiteState {
-        self.state.get_or_init(|| {
-            let handler = if self.qualify_with_self_type {
-                format!("{}::{}", short_type_name(self_type()), self.handler)
-            } else {
-                self.handler.to_owned()
-            };
-            state::runtime().site(handler, self)
-        })
+    fn resolve(&'static self, self_type: SelfType) -> &'static Series {
+        let mut cell = &self.resolved;
+        loop {
+            match cell.get() {
+                Some(resolved) if std::ptr::fn_addr_eq(resolved.self_type, self_type) => {
+                    return resolved.series;
+                }
+                Some(resolved) => cell = &resolved.next,
+                None => {
+                    let handler = if self.qualify_with_self_type {
+                        format!("{}::{}", short_type_name(self_type()), self.handler)
+                    } else {
+                        self.handler.to_owned()
+                    };
+                    let series = registry::runtime().series(handler, self.module);
+                    let entry = Resolved {
+                        self_type,
+                        series,
+                        next: OnceCell::new(),
+                    };
+                    // Another thread may fill this cell first: then go on down the list.
+                    if cell.set(Box::leak(Box::new(entry))).is_ok() {
+                        return series;
+                    }
+                }
+            }
+        }
     }
 }
 
-/// `my_crate::handlers::InstancesHandler<T>` → `InstancesHandler`.
-fn short_type_name(full: &str) -> &str {
-    let without_refs = full
-        .trim_start_matches(['&', '*'])
-        .trim_start_matches("mut ");
-    let without_generics = without_refs.split('<').next().unwrap_or(without_refs);
-    without_generics
-        .rsplit("::")
-        .next()
-        .unwrap_or(without_generics)
+/// The name a `handler` label gives a type: the last path segment, without generics, of the
+/// type itself, seen through references, smart pointers and `dyn`:
+/// `my_crate::handlers::InstancesHandler<T>` → `InstancesHandler`,
+/// `alloc::sync::Arc<my_crate::Foo>` → `Foo`, `dyn my_crate::Tr + core::marker::Send` → `Tr`.
+pub(crate) fn short_type_name(full: &str) -> &str {
+    const POINTERS: [&str; 5] = ["Arc", "Rc", "Box", "Pin", "Weak"];
+    let mut name = full.trim();
+    loop {
+        name = name
+            .trim_start_matches(['&', '*'])
+            .trim_start_matches("mut ")
+            .trim_start_matches("const ")
+            .trim_start_matches("dyn ")
+            .trim();
+        // The first of the `+`-joined bounds of a trait object.
+        let first_bound = top_level_split(name, '+').trim();
+        let (path, arguments) = match first_bound.find('<') {
+            Some(open) => (
+                &first_bound[..open],
+                first_bound[open + 1..].strip_suffix('>'),
+            ),
+            None => (first_bound, None),
+        };
+        let last = path.rsplit("::").next().unwrap_or(path);
+        match arguments {
+            Some(arguments) if POINTERS.contains(&last) => {
+                name = top_level_split(arguments, ',');
+            }
+            _ => return last,
+        }
+    }
+}
+
+/// The part of `text` before the first `separator` outside of `<…>` and `(…)`.
+fn top_level_split(text: &str, separator: char) -> &str {
+    let mut depth = 0usize;
+    for (index, c) in text.char_indices() {
+        match c {
+            '<' | '(' | '[' => depth += 1,
+            '>' | ')' | ']' => depth = depth.saturating_sub(1),
+            c if c == separator && depth == 0 => return &text[..index],
+            _ => {}
+        }
+    }
+    text
 }
 
 /// Records the end of one call: through `finish` when the body returns, or when dropped
-/// unfinished (panic unwinding, a cancelled future).
+/// unfinished (a panic unwinding through a sync body, a cancelled future).
 #[doc(hidden)]
 #[must_use]
 pub struct Guard {
-    state: &'static SiteState,
+    series: &'static Series,
     /// Clock ticks; scaled to seconds only when a scrape reads the sum.
     start: u64,
     /// The slot to record the end in, when the call cannot change threads.
     end_slot: Option<Slot>,
+    /// Whether a drop while the thread unwinds means the body panicked. True while the body
+    /// runs on this thread's stack; false once a future holds the guard, where the future's
+    /// `poll` tells a panic of its own (see `Instrumented`) from a drop during an unrelated
+    /// unwind (a `join!` whose other branch panicked).
+    unwinding_is_error: bool,
 }
 
 impl Guard {
-    /// The body returned; `failed` says whether it returned `Err`.
+    /// The body returned; `failed` says whether its output counts as an error.
     #[inline(always)]
     pub fn finish(self, failed: bool) {
         // Recorded here rather than by `drop`, so the common path stays inline.
@@ -276,17 +207,77 @@ impl Guard {
     #[inline(always)]
     fn record_end(&self, failed: bool) {
         // A TSC that differs across sockets could read backwards: that is 0, not 584 years.
-        let elapsed = self.state.clock.now().saturating_sub(self.start);
+        let elapsed = self.series.clock.now().saturating_sub(self.start);
         // Otherwise the current thread's slot: an async call may end on another thread.
         let slot = self.end_slot.unwrap_or_else(slots::current);
-        self.state.record_end(slot, elapsed, failed);
+        self.series.record_end(slot, elapsed, failed);
     }
 }
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        // Unfinished: a panic counts as an error, a cancelled future (dropped unfinished) does not.
-        self.record_end(std::thread::panicking());
+        self.record_end(self.unwinding_is_error && std::thread::panicking());
+    }
+}
+
+/// A future timed by its guard: it completes with the guard, for the caller to `finish` with
+/// the output, and records an error itself if polling the future panics.
+#[doc(hidden)]
+#[must_use = "futures do nothing unless polled"]
+pub struct Instrumented<F> {
+    future: F,
+    guard: Option<Guard>,
+}
+
+impl<F: Future> Instrumented<F> {
+    /// `R` is the future's output: naming it lets the compiler infer an `async` block's output
+    /// type (and the conversions of its `?`) from the fn's return type.
+    #[inline(always)]
+    pub fn new<R>(mut guard: Guard, future: F) -> Self
+    where
+        F: Future<Output = R>,
+    {
+        guard.unwinding_is_error = false;
+        Instrumented {
+            future,
+            guard: Some(guard),
+        }
+    }
+}
+
+impl<F: Future> Future for Instrumented<F> {
+    type Output = (F::Output, Guard);
+
+    #[inline(always)]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        /// Records the error when dropped, which only unwinding out of `poll` does.
+        struct PanicInPoll<'a>(&'a mut Option<Guard>);
+        impl Drop for PanicInPoll<'_> {
+            fn drop(&mut self) {
+                if let Some(guard) = self.0.take() {
+                    guard.finish(true);
+                }
+            }
+        }
+
+        // SAFETY: `future` is pinned with `self`: it is never moved out of `self` or handed out
+        // unpinned, and `Instrumented` has no `Drop` of its own. `guard` is not structurally
+        // pinned (a `Guard` is `Unpin`).
+        let this = unsafe { self.get_unchecked_mut() };
+        let future = unsafe { Pin::new_unchecked(&mut this.future) };
+        let panic_in_poll = PanicInPoll(&mut this.guard);
+        let polled = future.poll(cx);
+        std::mem::forget(panic_in_poll);
+        match polled {
+            Poll::Ready(output) => {
+                let guard = this.guard.take();
+                Poll::Ready((
+                    output,
+                    guard.unwrap_or_else(|| unreachable!("polled once more after it completed")),
+                ))
+            }
+            Poll::Pending => Poll::Pending,
+        }
     }
 }
 
@@ -301,5 +292,29 @@ mod tests {
         assert_eq!(short_type_name("&a::Handler"), "Handler");
         assert_eq!(short_type_name("&mut a::Handler<u8>"), "Handler");
         assert_eq!(short_type_name("Handler"), "Handler");
+    }
+
+    #[test]
+    fn type_names_look_through_pointers_and_trait_objects() {
+        assert_eq!(short_type_name("alloc::sync::Arc<a::Foo>"), "Foo");
+        assert_eq!(short_type_name("alloc::boxed::Box<a::Foo<u8, u16>>"), "Foo");
+        assert_eq!(
+            short_type_name("core::pin::Pin<alloc::boxed::Box<a::Foo>>"),
+            "Foo"
+        );
+        assert_eq!(short_type_name("dyn a::Tr + core::marker::Send"), "Tr");
+        assert_eq!(
+            short_type_name("alloc::boxed::Box<dyn a::Tr<u8> + core::marker::Send + 'static>"),
+            "Tr"
+        );
+        assert_eq!(
+            short_type_name("alloc::sync::Arc<dyn a::Tr + core::marker::Sync>"),
+            "Tr"
+        );
+        assert_eq!(short_type_name("&alloc::rc::Rc<a::Foo>"), "Foo");
+        assert_eq!(
+            short_type_name("a::Wrapper<alloc::sync::Arc<a::Foo>>"),
+            "Wrapper"
+        );
     }
 }

@@ -32,6 +32,25 @@ impl Slot {
             counter.fetch_add(value, order);
         }
     }
+
+    /// Adds `value` to the 128-bit counter `(high, low)`. `low` is written before the carry
+    /// into `high`, so a reader that reads `high`, `low`, `high` and sees `high` unchanged can
+    /// only see a value that is behind, never one ahead (see `Series::sum_ticks`).
+    #[inline(always)]
+    pub(crate) fn add_wide(self, high: &AtomicU64, low: &AtomicU64, value: u64) {
+        let carried = if self.exclusive {
+            let (sum, carried) = low.load(Ordering::Relaxed).overflowing_add(value);
+            low.store(sum, Ordering::Release);
+            carried
+        } else {
+            low.fetch_add(value, Ordering::Release)
+                .checked_add(value)
+                .is_none()
+        };
+        if carried {
+            self.add(high, 1, Ordering::Release);
+        }
+    }
 }
 
 /// Number of shards every call site has: the exclusive ones and the shared one after them.

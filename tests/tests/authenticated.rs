@@ -346,3 +346,53 @@ async fn rejections_convert_by_type_also_through_result_aliases() {
     assert_eq!(HandlerValues::of("aliased_result").requests, 1.0);
     assert_eq!(HandlerValues::of("plain_response").requests, 1.0);
 }
+
+mod renamed {
+    pub use metrics_runtime::authenticated as checked;
+    pub use metrics_runtime::prometheus_metrics as measured;
+}
+
+#[authenticated]
+#[renamed::measured]
+fn renamed_metrics_below(request: &Request) -> Result<(), ApiError> {
+    let _ = request;
+    Ok(())
+}
+
+#[renamed::checked]
+#[renamed::measured]
+async fn both_renamed(request: &Request) -> Result<(), ApiError> {
+    let _ = request;
+    Ok(())
+}
+
+#[test]
+fn rejected_calls_are_not_measured_whatever_the_attributes_are_called() {
+    let before = HandlerValues::of("renamed_metrics_below");
+    for _ in 0..5 {
+        let rejected = renamed_metrics_below(&Request::new("guess", "renamed_metrics_below"));
+        assert_eq!(rejected, Err(ApiError::Forbidden));
+    }
+    assert_eq!(
+        renamed_metrics_below(&Request::new("secret", "renamed_metrics_below")),
+        Ok(())
+    );
+    let after = HandlerValues::of("renamed_metrics_below").since(&before);
+    assert_eq!(
+        (after.requests, after.errors, after.latency_count),
+        (1.0, 0.0, 1.0)
+    );
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let before = HandlerValues::of("both_renamed");
+    for token in ["guess", "guess", "secret"] {
+        let _ = runtime.block_on(both_renamed(&Request::new(token, "both_renamed")));
+    }
+    let after = HandlerValues::of("both_renamed").since(&before);
+    assert_eq!(
+        (after.requests, after.errors, after.latency_count),
+        (1.0, 0.0, 1.0)
+    );
+}

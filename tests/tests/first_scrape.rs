@@ -95,7 +95,7 @@ fn first_scrape_lists_every_handler_at_zero_and_the_coverage_check_finds_the_gap
         "UploadJobsHandler::get",
         "ListRsesHandler::get",
         "rses_put",
-        "create",
+        "ListRsesHandler::create",
     ] {
         let values = scrape.handler(handler);
         assert_eq!(

@@ -1,4 +1,4 @@
-//! The one runtime a process has: its settings, its registry and every call site's series.
+//! The one runtime a process has: its settings, its registry and every handler series.
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
@@ -7,24 +7,49 @@ use std::sync::{Arc, Mutex, PoisonError};
 use once_cell::sync::OnceCell;
 use prometheus::Registry;
 use prometheus::core::{Collector, Desc};
-use prometheus::proto::{
-    Bucket, Counter, Gauge, Histogram, LabelPair, Metric, MetricFamily, MetricType,
-};
+use prometheus::proto::MetricFamily;
 
-use crate::config::{ConfigError, Settings};
-use crate::exposition;
-use crate::site::{CallSite, SiteState, Snapshot};
+use crate::error::ConfigError;
+use crate::exposition::{self, Families};
+use crate::series::{Series, Snapshot};
+
+/// The default namespace: metric names start with `handler_`.
+pub const DEFAULT_NAMESPACE: &str = "handler";
+
+/// A configuration that passed validation (see `Config`).
+pub(crate) struct Settings {
+    pub(crate) namespace: String,
+    pub(crate) buckets: Vec<f64>,
+    pub(crate) registry: Registry,
+    pub(crate) process_metrics: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            namespace: DEFAULT_NAMESPACE.to_owned(),
+            buckets: prometheus::DEFAULT_BUCKETS.to_vec(),
+            registry: prometheus::default_registry().clone(),
+            process_metrics: true,
+        }
+    }
+}
 
 static RUNTIME: OnceCell<Runtime> = OnceCell::new();
 static INSTALL: Mutex<()> = Mutex::new(());
 
 pub(crate) struct Runtime {
     registry: Registry,
-    families: Arc<Families>,
+    handlers: Arc<HandlerFamilies>,
     installed_by_config: bool,
+    /// Whether the handler families are in the registry (a name clash can keep them out).
+    registered: bool,
     /// Whether the registry leaves family names and labels as they are (no prefix, no common
-    /// labels), so the handler families can be written without going through it.
-    write_directly: bool,
+    /// labels), so the handler families can be written without going through it. Found out at
+    /// the first scrape, because finding out runs the registry's collectors, and a handler's
+    /// first call, which creates the runtime, must never run them: a collector may call a
+    /// handler or take a lock the caller holds.
+    write_directly: OnceCell<bool>,
 }
 
 thread_local! {
@@ -38,21 +63,21 @@ pub(crate) fn runtime() -> &'static Runtime {
     RUNTIME.get_or_init(|| {
         crate::clock::clock();
         let settings = Settings::default();
-        let registry = settings.registry.clone();
-        let families = Arc::new(Families::new(&settings));
+        let handlers = Arc::new(HandlerFamilies::new(&settings));
         // gather() cannot return an error; a clash here is reported once and the series stay
         // unexported rather than taking the server down.
-        let registered = families
-            .register(&registry)
+        let registered = handlers
+            .register(&settings.registry)
             .inspect_err(|clash| {
                 eprintln!("metrics_runtime: handler metrics are not exported: {clash}");
             })
             .is_ok();
         Runtime {
-            write_directly: registered && renders_names_unchanged(&registry),
-            registry,
-            families,
+            registry: settings.registry,
+            handlers,
             installed_by_config: false,
+            registered,
+            write_directly: OnceCell::new(),
         }
     })
 }
@@ -63,21 +88,22 @@ pub(crate) fn install(settings: Settings) -> Result<(), ConfigError> {
         return Err(current.already_there());
     }
     crate::clock::clock();
-    let families = Arc::new(Families::new(&settings));
-    families.register(&settings.registry)?;
+    let handlers = Arc::new(HandlerFamilies::new(&settings));
+    handlers.register(&settings.registry)?;
     if settings.process_metrics {
         register_process_metrics(&settings.registry).inspect_err(|_| {
-            families.unregister(&settings.registry);
+            handlers.unregister(&settings.registry);
         })?;
     }
     let runtime = Runtime {
-        write_directly: renders_names_unchanged(&settings.registry),
         registry: settings.registry,
-        families,
+        handlers,
         installed_by_config: true,
+        registered: true,
+        write_directly: OnceCell::new(),
     };
     RUNTIME.set(runtime).map_err(|lost_race| {
-        lost_race.families.unregister(&lost_race.registry);
+        lost_race.handlers.unregister(&lost_race.registry);
         RUNTIME
             .get()
             .map_or(ConfigError::AlreadyInUse, Runtime::already_there)
@@ -106,7 +132,10 @@ fn register_process_metrics(_: &Registry) -> Result<(), ConfigError> {
 impl Runtime {
     /// The text exposition of the whole registry.
     pub(crate) fn gather(&self) -> String {
-        let others = if self.write_directly {
+        let write_directly = *self
+            .write_directly
+            .get_or_init(|| self.registered && renders_names_unchanged(&self.registry));
+        let others = if write_directly {
             /// Clears the flag however `gather` ends: a collector of the user's may panic.
             struct Reset;
             impl Drop for Reset {
@@ -125,8 +154,14 @@ impl Runtime {
             // A comment keeps the scrape parseable and makes the failure visible in it.
             exposition.push_str(&format!("# metrics_runtime: encoding failed: {error}\n"));
         }
-        if self.write_directly {
-            self.families.write_text(&mut exposition);
+        if write_directly {
+            let handlers = &self.handlers;
+            exposition::write_text(
+                &mut exposition,
+                &handlers.families,
+                &handlers.bounds_le,
+                &handlers.snapshots(),
+            );
         }
         exposition
     }
@@ -139,66 +174,62 @@ impl Runtime {
         }
     }
 
-    /// The series of `(handler, module)`; call sites with the same labels share one series.
-    pub(crate) fn site(&self, handler: String, site: &'static CallSite) -> &'static SiteState {
-        let families = &self.families;
-        let mut sites = families
-            .sites
+    /// The series of `(handler, module)`; fns with the same labels share one series.
+    pub(crate) fn series(&self, handler: String, module: &'static str) -> &'static Series {
+        let handlers = &self.handlers;
+        let mut series = handlers
+            .series
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let key = (handler, site.module);
-        if let Some(existing) = sites.get(&key) {
+        let key = (handler, module);
+        if let Some(existing) = series.get(&key) {
             return existing;
         }
-        let state: &'static SiteState = Box::leak(Box::new(SiteState::new(
+        let label_pairs = exposition::label_pairs(&key.0, module);
+        let created: &'static Series = Box::leak(Box::new(Series::new(
             key.0.clone(),
-            site,
-            &families.bounds_seconds,
+            module,
+            label_pairs,
+            &handlers.bounds_seconds,
         )));
-        sites.insert(key, state);
-        state
+        series.insert(key, created);
+        created
     }
 }
 
-/// The four handler metric families, rendered from the call sites at scrape time.
-struct Families {
-    descs: [Desc; 4],
+/// The handler families of one runtime and their series, rendered at scrape time.
+struct HandlerFamilies {
+    families: Families,
     bounds_seconds: Vec<f64>,
     /// The bounds as the text format writes them in `le`.
     bounds_le: Vec<String>,
-    sites: Mutex<BTreeMap<(String, &'static str), &'static SiteState>>,
+    series: Mutex<BTreeMap<(String, &'static str), &'static Series>>,
 }
 
-const LABELS: [&str; 2] = ["handler", "module"];
-const REQUESTS: usize = 0;
-const LATENCY: usize = 1;
-const IN_FLIGHT: usize = 2;
-const ERRORS: usize = 3;
-
-impl Families {
+impl HandlerFamilies {
     fn new(settings: &Settings) -> Self {
         let desc = |suffix: &str, help: &str| {
             let name = format!("{}_{suffix}", settings.namespace);
-            let labels = LABELS.iter().map(|label| label.to_string()).collect();
+            let labels = vec!["handler".to_owned(), "module".to_owned()];
             Desc::new(name, help.to_owned(), labels, Default::default())
                 .expect("validated namespace gives valid metric names")
         };
-        Families {
-            descs: [
-                desc("requests_total", "Requests that reached the handler body."),
-                desc(
+        HandlerFamilies {
+            families: Families {
+                requests: desc("requests_total", "Requests that reached the handler body."),
+                latency: desc(
                     "request_latency_seconds",
                     "Time spent in the handler body, however it ended.",
                 ),
-                desc("requests_in_flight", "Handler bodies running now."),
-                desc(
+                in_flight: desc("requests_in_flight", "Handler bodies running now."),
+                errors: desc(
                     "request_errors_total",
                     "Handler bodies that returned Err or panicked.",
                 ),
-            ],
+            },
             bounds_le: settings.buckets.iter().map(f64::to_string).collect(),
             bounds_seconds: settings.buckets.clone(),
-            sites: Mutex::new(BTreeMap::new()),
+            series: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -206,14 +237,13 @@ impl Families {
         registry
             .register(Box::new(HandlerCollector(Arc::clone(self))))
             .map_err(|source| {
-                let name = self
-                    .descs
+                let all = self.families.all();
+                let name = all
                     .iter()
                     .find(|desc| name_taken(registry, desc))
-                    .map_or_else(
-                        || self.descs[REQUESTS].fq_name.clone(),
-                        |desc| desc.fq_name.clone(),
-                    );
+                    .unwrap_or(&all[0])
+                    .fq_name
+                    .clone();
                 ConfigError::NameClash {
                     name,
                     hint: "choose another namespace with Config::namespace",
@@ -226,91 +256,11 @@ impl Families {
         let _ = registry.unregister(Box::new(HandlerCollector(Arc::clone(self))));
     }
 
-    fn snapshots(&self) -> Vec<(&'static SiteState, Snapshot)> {
-        let sites = self.sites.lock().unwrap_or_else(PoisonError::into_inner);
-        sites
+    fn snapshots(&self) -> Vec<(&'static Series, Snapshot)> {
+        let series = self.series.lock().unwrap_or_else(PoisonError::into_inner);
+        series
             .values()
-            .map(|site| (*site, site.snapshot()))
-            .collect()
-    }
-
-    fn write_text(&self, out: &mut String) {
-        let family = |index: usize| {
-            let desc = &self.descs[index];
-            (desc.fq_name.as_str(), desc.help.as_str())
-        };
-        let names = exposition::Names {
-            requests: family(REQUESTS),
-            latency: family(LATENCY),
-            in_flight: family(IN_FLIGHT),
-            errors: family(ERRORS),
-        };
-        exposition::write_families(out, &names, &self.bounds_le, &self.snapshots());
-    }
-
-    fn render(&self) -> Vec<MetricFamily> {
-        let mut metrics: [Vec<Metric>; 4] = Default::default();
-        for (site, snapshot) in self.snapshots() {
-            let in_flight = snapshot.in_flight();
-            let Snapshot {
-                started,
-                errors,
-                finished,
-                sum_seconds,
-                cumulative,
-            } = snapshot;
-            let labelled = |fill: &dyn Fn(&mut Metric)| {
-                let mut metric = Metric::from_label(vec![
-                    label_pair("handler", &site.handler),
-                    label_pair("module", site.module),
-                ]);
-                fill(&mut metric);
-                metric
-            };
-            metrics[REQUESTS].push(labelled(&|m| m.set_counter(counter(started))));
-            metrics[ERRORS].push(labelled(&|m| m.set_counter(counter(errors))));
-            metrics[IN_FLIGHT].push(labelled(&|m| {
-                let mut gauge = Gauge::default();
-                gauge.set_value(in_flight as f64);
-                m.set_gauge(gauge);
-            }));
-            metrics[LATENCY].push(labelled(&|m| {
-                let mut histogram = Histogram::default();
-                histogram.set_sample_count(finished);
-                histogram.set_sample_sum(sum_seconds);
-                histogram.set_bucket(
-                    self.bounds_seconds
-                        .iter()
-                        .zip(&cumulative)
-                        .map(|(&bound, &count)| {
-                            let mut bucket = Bucket::default();
-                            bucket.set_upper_bound(bound);
-                            bucket.set_cumulative_count(count);
-                            bucket
-                        })
-                        .collect(),
-                );
-                m.set_histogram(histogram);
-            }));
-        }
-        let types = [
-            MetricType::COUNTER,
-            MetricType::HISTOGRAM,
-            MetricType::GAUGE,
-            MetricType::COUNTER,
-        ];
-        self.descs
-            .iter()
-            .zip(types)
-            .zip(metrics)
-            .map(|((desc, kind), metrics)| {
-                let mut family = MetricFamily::default();
-                family.set_name(desc.fq_name.clone());
-                family.set_help(desc.help.clone());
-                family.set_field_type(kind);
-                family.set_metric(metrics);
-                family
-            })
+            .map(|series| (*series, series.snapshot()))
             .collect()
     }
 }
@@ -354,30 +304,26 @@ fn name_taken(registry: &Registry, desc: &Desc) -> bool {
     taken
 }
 
-fn counter(value: u64) -> Counter {
-    let mut counter = Counter::default();
-    counter.set_value(value as f64);
-    counter
-}
-
-fn label_pair(name: &str, value: &str) -> LabelPair {
-    let mut pair = LabelPair::default();
-    pair.set_name(name.to_owned());
-    pair.set_value(value.to_owned());
-    pair
-}
-
-struct HandlerCollector(Arc<Families>);
+/// The handler families inside the registry: what it gathers when `gather()` does not write
+/// them directly (a registry with a prefix or common labels), or when the server calls the
+/// registry's own `gather()`.
+struct HandlerCollector(Arc<HandlerFamilies>);
 
 impl Collector for HandlerCollector {
     fn desc(&self) -> Vec<&Desc> {
-        self.0.descs.iter().collect()
+        self.0.families.all().to_vec()
     }
 
     fn collect(&self) -> Vec<MetricFamily> {
+        // `Runtime::gather` is writing them itself, faster: they would appear twice.
         if WRITING_DIRECTLY.get() {
             return Vec::new();
         }
-        self.0.render()
+        let handlers = &self.0;
+        exposition::metric_families(
+            &handlers.families,
+            &handlers.bounds_seconds,
+            handlers.snapshots(),
+        )
     }
 }

@@ -1,0 +1,252 @@
+//! The accumulated metrics of one `(handler, module)` series: the data of the hot path.
+//!
+//! Each series owns cache-line aligned shards of atomic counters; a thread writes to the shard
+//! its slot names (see `slots`), so threads calling one handler do not fight over a cache line.
+//! A scrape folds the shards into exact totals.
+//!
+//! Sizes: counts are `u64` (10^6 calls/s for 10 years is 3.2·10^14, far below 1.8·10^19); the
+//! latency sum is 128 bits of clock ticks (10^6 calls/s of 10 s each for 10 years at 5 GHz is
+//! 1.6·10^25 ticks, far below 3.4·10^38), so nothing wraps and `_sum` never goes backwards.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
+
+use crate::clock::{self, Clock};
+use crate::slots::{self, Slot};
+
+/// Counters of one shard, in this order, followed by one counter per bucket (the last is `+Inf`).
+const STARTED: usize = 0;
+const ERRORS: usize = 1;
+const SUM_TICKS_LOW: usize = 2;
+const SUM_TICKS_HIGH: usize = 3;
+const FIRST_BUCKET: usize = 4;
+
+const SLOTS_PER_LINE: usize = 16;
+
+/// 128 bytes: two 64-byte lines, because adjacent-line prefetching pairs them on x86_64.
+#[repr(align(128))]
+struct Line([AtomicU64; SLOTS_PER_LINE]);
+
+pub(crate) struct Series {
+    pub(crate) handler: String,
+    pub(crate) module: &'static str,
+    /// The series' labels as the text format writes them.
+    pub(crate) label_pairs: String,
+    /// Bucket upper bounds in clock ticks, without the implicit `+Inf`.
+    bounds_ticks: Box<[u64]>,
+    pub(crate) clock: &'static Clock,
+    lines: Box<[Line]>,
+    lines_per_shard: usize,
+    shards: usize,
+    /// The largest latency sum a scrape reported, in ticks: a scrape racing a carry into the
+    /// high word can read a sum that is behind (never ahead), and reports this instead.
+    sum_reported: Mutex<u128>,
+}
+
+/// What one scrape reads from a series.
+pub(crate) struct Snapshot {
+    pub(crate) started: u64,
+    pub(crate) errors: u64,
+    pub(crate) finished: u64,
+    pub(crate) sum_seconds: f64,
+    /// Cumulative counts for each finite bound.
+    pub(crate) cumulative: Vec<u64>,
+}
+
+impl Snapshot {
+    /// Calls started and not yet ended. `snapshot` reads `started` last, so it is never below
+    /// `finished`; saturating keeps even a broken invariant from wrapping around.
+    pub(crate) fn in_flight(&self) -> u64 {
+        self.started.saturating_sub(self.finished)
+    }
+}
+
+impl Series {
+    pub(crate) fn new(
+        handler: String,
+        module: &'static str,
+        label_pairs: String,
+        bounds_seconds: &[f64],
+    ) -> Self {
+        let clock = clock::clock();
+        let bounds_ticks: Box<[u64]> = bounds_seconds.iter().map(|&b| clock.ticks(b)).collect();
+        let shards = slots::shard_count();
+        let slots = FIRST_BUCKET + bounds_ticks.len() + 1;
+        let lines_per_shard = slots.div_ceil(SLOTS_PER_LINE);
+        let lines = (0..shards * lines_per_shard)
+            .map(|_| Line(std::array::from_fn(|_| AtomicU64::new(0))))
+            .collect();
+        Series {
+            handler,
+            module,
+            label_pairs,
+            bounds_ticks,
+            clock,
+            lines,
+            lines_per_shard,
+            shards,
+            sum_reported: Mutex::new(0),
+        }
+    }
+
+    #[inline]
+    fn slot(&self, shard: usize, slot: usize) -> &AtomicU64 {
+        &self.lines[shard * self.lines_per_shard + slot / SLOTS_PER_LINE].0[slot % SLOTS_PER_LINE]
+    }
+
+    fn shards(&self) -> std::ops::Range<usize> {
+        0..self.shards
+    }
+
+    #[inline]
+    pub(crate) fn record_start(&self, writer: Slot) {
+        writer.add(self.slot(writer.shard, STARTED), 1, Ordering::Relaxed);
+    }
+
+    #[inline]
+    pub(crate) fn record_end(&self, writer: Slot, elapsed_ticks: u64, failed: bool) {
+        let shard = writer.shard;
+        if failed {
+            writer.add(self.slot(shard, ERRORS), 1, Ordering::Relaxed);
+        }
+        writer.add_wide(
+            self.slot(shard, SUM_TICKS_HIGH),
+            self.slot(shard, SUM_TICKS_LOW),
+            elapsed_ticks,
+        );
+        let bucket = self
+            .bounds_ticks
+            .iter()
+            .position(|&bound| elapsed_ticks <= bound)
+            .unwrap_or(self.bounds_ticks.len());
+        // Release: a scrape that sees this observation also sees the start it ends, even when
+        // an async call started on another thread (the executor's hand-over orders the two).
+        writer.add(
+            self.slot(shard, FIRST_BUCKET + bucket),
+            1,
+            Ordering::Release,
+        );
+    }
+
+    /// One shard's latency sum. Read high, low, high: when the high word did not move, the
+    /// value is at most behind by a carry still being written (`Slot::add_wide`).
+    fn sum_ticks(&self, shard: usize) -> u128 {
+        let high = self.slot(shard, SUM_TICKS_HIGH);
+        let low = self.slot(shard, SUM_TICKS_LOW);
+        loop {
+            let before = high.load(Ordering::Acquire);
+            let low_word = low.load(Ordering::Acquire);
+            if high.load(Ordering::Acquire) == before {
+                return (u128::from(before) << 64) | u128::from(low_word);
+            }
+        }
+    }
+
+    pub(crate) fn snapshot(&self) -> Snapshot {
+        let buckets = self.bounds_ticks.len() + 1;
+        let mut per_bucket = vec![0u64; buckets];
+        let mut sum_ticks = 0u128;
+        let mut errors = 0u64;
+        // Observations first, then starts: every observation read has its start visible, so
+        // `started >= finished` and the derived in-flight value is never negative.
+        for shard in self.shards() {
+            for (bucket, count) in per_bucket.iter_mut().enumerate() {
+                *count += self
+                    .slot(shard, FIRST_BUCKET + bucket)
+                    .load(Ordering::Acquire);
+            }
+            sum_ticks += self.sum_ticks(shard);
+            errors += self.slot(shard, ERRORS).load(Ordering::Relaxed);
+        }
+        let started: u64 = self
+            .shards()
+            .map(|shard| self.slot(shard, STARTED).load(Ordering::Acquire))
+            .sum();
+        let sum_ticks = {
+            let mut reported = self
+                .sum_reported
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            *reported = (*reported).max(sum_ticks);
+            *reported
+        };
+        let mut running = 0;
+        let mut cumulative: Vec<u64> = per_bucket
+            .iter()
+            .map(|count| {
+                running += count;
+                running
+            })
+            .collect();
+        let finished = running;
+        cumulative.truncate(self.bounds_ticks.len());
+        Snapshot {
+            started,
+            errors,
+            finished,
+            sum_seconds: self.clock.seconds(sum_ticks),
+            cumulative,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::Ordering;
+
+    use super::{SUM_TICKS_HIGH, SUM_TICKS_LOW, Series};
+    use crate::slots;
+
+    fn series() -> Series {
+        Series::new("wrap".into(), "tests", String::new(), &[0.1, 1.0])
+    }
+
+    /// The state a process reaches after ~71 days of 1,000 concurrent 1 s calls at 3 GHz.
+    #[test]
+    fn the_latency_sum_carries_past_64_bits_and_never_goes_backwards() {
+        let series = series();
+        let writer = slots::current();
+        let near_wrap = u64::MAX - 1_000;
+        series
+            .slot(writer.shard, SUM_TICKS_LOW)
+            .store(near_wrap, Ordering::Relaxed);
+        let before = series.snapshot();
+        let ticks = series.clock.ticks(0.5);
+        series.record_start(writer);
+        series.record_end(writer, ticks, false);
+        let after = series.snapshot();
+        assert!(
+            after.sum_seconds > before.sum_seconds,
+            "{} s then {} s",
+            before.sum_seconds,
+            after.sum_seconds
+        );
+        let expected = u128::from(near_wrap) + u128::from(ticks);
+        assert_eq!(series.sum_ticks(writer.shard), expected);
+        assert_eq!(
+            series
+                .slot(writer.shard, SUM_TICKS_HIGH)
+                .load(Ordering::Relaxed),
+            1
+        );
+        assert_eq!(after.finished, 1);
+        // 10^6 calls/s of 10 s each for 10 years, at 5 GHz: still exact in 128 bits.
+        let decade = 1e6 * 10.0 * 10.0 * 365.25 * 86_400.0 * 5e9;
+        assert!(decade < u128::MAX as f64);
+    }
+
+    #[test]
+    fn a_sum_read_behind_a_carry_is_never_reported_below_an_earlier_one() {
+        let series = series();
+        let writer = slots::current();
+        series
+            .slot(writer.shard, SUM_TICKS_HIGH)
+            .store(1, Ordering::Relaxed);
+        let first = series.snapshot().sum_seconds;
+        // A torn read: the high word seemingly lost its carry.
+        series
+            .slot(writer.shard, SUM_TICKS_HIGH)
+            .store(0, Ordering::Relaxed);
+        assert_eq!(series.snapshot().sum_seconds, first);
+    }
+}
