@@ -27,6 +27,8 @@ pub struct MetricsArgs {
     pub skip: Option<Ident>,
     /// `crate = "path"`: where the runtime crate is, when it is renamed.
     pub krate: Option<Path>,
+    /// `error_if = path`: a `fn(&Output) -> bool` that decides what counts as an error.
+    pub error_if: Option<Path>,
     /// How the attribute was named when `#[authenticated]` expands it: the user's import of it
     /// must still count as used.
     pub written_as: Option<syn::Path>,
@@ -81,6 +83,19 @@ impl MetricsArgs {
                 Ok(())
             } else if meta.path.is_ident("crate") {
                 parse_crate(&meta, &mut args.krate)
+            } else if meta.path.is_ident("error_if") {
+                if args.error_if.is_some() {
+                    return Err(meta.error("`error_if` is given twice; keep one"));
+                }
+                let value = meta.value()?;
+                args.error_if = Some(value.parse().map_err(|error| {
+                    syn::Error::new(
+                        error.span(),
+                        "expected the path of a `fn(&Output) -> bool`, like \
+                         `error_if = is_server_error`",
+                    )
+                })?);
+                Ok(())
             } else if meta.path.is_ident("skip") {
                 if args.skip.is_some() {
                     return Err(meta.error("`skip` is given twice; keep one"));
@@ -90,7 +105,7 @@ impl MetricsArgs {
             } else {
                 Err(meta.error(
                     "unknown argument of `#[prometheus_metrics]`; it takes \
-                     `handler = \"label\"`, `skip` or `crate = \"path\"`",
+                     `handler = \"label\"`, `error_if = path`, `skip` or `crate = \"path\"`",
                 ))
             }
         });

@@ -6,9 +6,10 @@
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::ext::IdentExt;
+use syn::spanned::Spanned;
 use syn::visit_mut::VisitMut;
 use syn::{
-    Block, Expr, GenericArgument, Lifetime, PathArguments, ReturnType, Type, TypeParamBound,
+    Block, Expr, GenericArgument, Lifetime, PathArguments, ReturnType, Stmt, Type, TypeParamBound,
     parse_quote,
 };
 
@@ -153,6 +154,13 @@ impl Shape {
     }
 }
 
+/// The static call site of a measured fn, and how its calls name `Self`.
+struct CallSiteItems {
+    items: TokenStream,
+    name: TokenStream,
+    self_type: TokenStream,
+}
+
 struct Instrument<'a> {
     auth: Option<&'a AuthTarget>,
     metrics: Option<&'a MetricsArgs>,
@@ -168,32 +176,68 @@ impl Instrument<'_> {
         // A check that `#[authenticated]`, imported under another name, already wrote above
         // the body stays above the guard.
         let written = marker::split_check(block);
-        let written_check = written.check;
-        let check = self.auth.map(|target| self.authenticate(target, output));
-        let check = quote!(#(#written_check)* #check);
         let stmts = written.rest;
         let Some(metrics) = self.metrics else {
-            return quote!(#check #(#stmts)*);
+            let written_check = written.check;
+            let check = self
+                .auth
+                .map(|target| self.authenticate(target, output, None));
+            return quote!(#(#written_check)* #check #(#stmts)*);
         };
         let private = &self.private;
+        let site = self.call_site(metrics);
+        let (call_site, self_type) = (&site.name, &site.self_type);
+        let count_rejection = quote!(#call_site.reject(#self_type););
+        let mut written_check = written.check.to_vec();
+        if let Some(Stmt::Expr(Expr::If(check), _)) = written_check.last_mut() {
+            let count: Stmt = parse_quote!(#count_rejection);
+            check.then_branch.stmts.insert(0, count);
+        }
+        let check = self
+            .auth
+            .map(|target| self.authenticate(target, output, Some(&count_rejection)));
+        let items = &site.items;
         let measured = Marker::Measured.statement();
+        // The call site first: the check counts rejections in it.
+        let check = quote!(#items #(#written_check)* #check #measured);
         let guard = format_ident!("__metrics_guard", span = Span::mixed_site());
         let output_value = format_ident!("__metrics_output", span = Span::mixed_site());
         let future = format_ident!("__metrics_future", span = Span::mixed_site());
-        let enter = self.enter(metrics, shape);
+        // A sync call ends on the thread it started on; an async one may move.
+        let enter = match shape {
+            Shape::Sync | Shape::TrackCaller | Shape::Never => quote!(enter_sync),
+            Shape::Async | Shape::ReturnsFuture { .. } => quote!(enter),
+        };
+        let enter = quote!(#call_site.#enter(#self_type));
+        let verdict = match &metrics.error_if {
+            // Spanned on the path: a path that is not a `fn(&Output) -> bool` is reported there.
+            Some(error_if) => quote_spanned!(error_if.span()=> (#error_if)(&#output_value)),
+            None => {
+                let (ok, err) = (
+                    format_ident!("__metrics_ok", span = Span::mixed_site()),
+                    format_ident!("__metrics_err", span = Span::mixed_site()),
+                );
+                quote! {{
+                    #[allow(unused_imports)]
+                    use #private::{
+                        AnyOutcome as _, DefaultVerdict as _, OwnVerdict as _, ResultOutcome as _,
+                        WholeOutcome as _,
+                    };
+                    (&&&#private::Classify(&#output_value)).failed(
+                        |#ok| (&&#private::Judge(#ok)).counts_as_error_or(false),
+                        |#err| (&&#private::Judge(#err)).counts_as_error_or(true),
+                    )
+                }}
+            }
+        };
         let finish = quote_spanned! {Span::mixed_site()=>
-            #guard.finish({
-                #[allow(unused_imports)]
-                use #private::{AnyOutcome as _, ResultOutcome as _};
-                (&#private::Outcome(&#output_value)).failed()
-            });
+            #guard.finish(#verdict);
         };
         let nameable = output.map(|ty| without_impl_trait(ty).unwrap_or_else(|| ty.clone()));
         let run = match shape {
             Shape::Never => {
                 return quote_spanned! {Span::mixed_site()=>
                     #check
-                    #measured
                     let #guard = #enter;
                     #(#stmts)*
                 };
@@ -224,7 +268,6 @@ impl Instrument<'_> {
                 let output = nameable.unwrap_or_else(|| parse_quote!(()));
                 return quote_spanned! {Span::mixed_site()=>
                     #check
-                    #measured
                     let #guard = #enter;
                     let (#output_value, #guard) =
                         #private::Instrumented::new::<#output>(#guard, async move { #(#stmts)* })
@@ -235,15 +278,20 @@ impl Instrument<'_> {
             }
             Shape::ReturnsFuture { boxed } => {
                 let annotation = nameable.map(|ty| quote!(-> #ty));
+                // The future's output type, where the signature names it: the verdict's probes
+                // need it before the compiler would infer it.
+                let future_output = output
+                    .and_then(future_output_of)
+                    .map(|ty| without_impl_trait(ty).unwrap_or_else(|| ty.clone()))
+                    .unwrap_or_else(|| parse_quote!(_));
                 let wrapper = boxed.then(|| quote!(::std::boxed::Box::pin));
                 return quote_spanned! {Span::mixed_site()=>
                     #check
-                    #measured
                     let #guard = #enter;
                     let #future = #private::call_once(move || #annotation { #(#stmts)* });
                     #wrapper(async move {
                         let (#output_value, #guard) =
-                            #private::Instrumented::new(#guard, #future).await;
+                            #private::Instrumented::new::<#future_output>(#guard, #future).await;
                         #finish
                         #output_value
                     })
@@ -252,7 +300,6 @@ impl Instrument<'_> {
         };
         quote_spanned! {Span::mixed_site()=>
             #check
-            #measured
             let #guard = #enter;
             let #output_value = #run;
             #finish
@@ -260,8 +307,8 @@ impl Instrument<'_> {
         }
     }
 
-    /// `CallSite::enter` on a static made for this fn: labels are resolved once per call site.
-    fn enter(&self, metrics: &MetricsArgs, shape: Shape) -> TokenStream {
+    /// A static call site made for this fn, where its labels are resolved once.
+    fn call_site(&self, metrics: &MetricsArgs) -> CallSiteItems {
         let sig = &self.handler.sig;
         let private = &self.private;
         let (constructor, label, self_type) = match (&metrics.handler, sig.receiver()) {
@@ -277,19 +324,17 @@ impl Instrument<'_> {
                 quote!(#private::no_self_type),
             ),
         };
-        let call_site = quote!(CALL_SITE);
-        // A sync call ends on the thread it started on; an async one may move.
-        let enter = match shape {
-            Shape::Sync | Shape::TrackCaller | Shape::Never => quote!(enter_sync),
-            Shape::Async | Shape::ReturnsFuture { .. } => quote!(enter),
-        };
-        let registration = self.registration(Some(&call_site), false);
-        quote! {{
-            static #call_site: #private::CallSite =
-                #private::CallSite::#constructor(#label, ::core::module_path!());
-            #registration
-            #call_site.#enter(#self_type)
-        }}
+        let name = quote!(__HANDLER_METRICS_CALL_SITE);
+        let registration = self.registration(Some(&name), false);
+        CallSiteItems {
+            items: quote! {
+                static #name: #private::CallSite =
+                    #private::CallSite::#constructor(#label, ::core::module_path!());
+                #registration
+            },
+            name,
+            self_type,
+        }
     }
 
     /// Lists the fn in `metrics_runtime::handlers()` before `main` runs.
@@ -314,7 +359,13 @@ impl Instrument<'_> {
 
     /// Returns early with the rejection when the target does not authenticate; the marker
     /// before it tells an attribute expanding later where the check ends.
-    fn authenticate(&self, target: &AuthTarget, output: Option<&Type>) -> TokenStream {
+    /// `count_rejection` counts the rejected call of a measured handler.
+    fn authenticate(
+        &self,
+        target: &AuthTarget,
+        output: Option<&Type>,
+        count_rejection: Option<&TokenStream>,
+    ) -> TokenStream {
         let value = &target.value;
         let value_span = value
             .clone()
@@ -344,6 +395,7 @@ impl Instrument<'_> {
         quote! {
             #marker
             if let ::core::result::Result::Err(#rejection) = #check {
+                #count_rejection
                 return #reject;
             }
         }
@@ -458,12 +510,35 @@ fn future_output(output: &ReturnType) -> Option<&Type> {
     let ReturnType::Type(_, ty) = output else {
         return None;
     };
-    let pinned = single_type_argument(ty, "Pin")?;
-    let boxed = single_type_argument(pinned, "Box")?;
-    let Type::TraitObject(object) = boxed else {
-        return None;
+    future_output_of(ty)
+}
+
+/// `R` in `impl Future<Output = R>`, `Pin<Box<dyn Future<Output = R>>>` or `BoxFuture<'a, R>`.
+fn future_output_of(ty: &Type) -> Option<&Type> {
+    let bounds = match ty {
+        Type::ImplTrait(bounds) => &bounds.bounds,
+        Type::Path(path) => {
+            let last = path.path.segments.last()?;
+            if last.ident == "BoxFuture" || last.ident == "LocalBoxFuture" {
+                let PathArguments::AngleBracketed(args) = &last.arguments else {
+                    return None;
+                };
+                return args.args.iter().find_map(|arg| match arg {
+                    GenericArgument::Type(output) => Some(output),
+                    _ => None,
+                });
+            }
+            let pinned = single_type_argument(ty, "Pin")?;
+            let Type::TraitObject(object) = single_type_argument(pinned, "Box")? else {
+                return None;
+            };
+            &object.bounds
+        }
+        Type::Group(group) => return future_output_of(&group.elem),
+        Type::Paren(paren) => return future_output_of(&paren.elem),
+        _ => return None,
     };
-    object.bounds.iter().find_map(|bound| {
+    bounds.iter().find_map(|bound| {
         let TypeParamBound::Trait(bound) = bound else {
             return None;
         };

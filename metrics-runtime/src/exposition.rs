@@ -38,21 +38,28 @@ fn escape_label_value(out: &mut String, value: &str) {
     }
 }
 
-/// The four handler families.
+/// The five handler families.
 pub(crate) struct Families {
     pub(crate) requests: Desc,
     pub(crate) latency: Desc,
     pub(crate) in_flight: Desc,
+    pub(crate) rejected: Desc,
     pub(crate) errors: Desc,
 }
 
 impl Families {
-    pub(crate) fn all(&self) -> [&Desc; 4] {
-        [&self.requests, &self.latency, &self.in_flight, &self.errors]
+    pub(crate) fn all(&self) -> [&Desc; 5] {
+        [
+            &self.requests,
+            &self.latency,
+            &self.in_flight,
+            &self.rejected,
+            &self.errors,
+        ]
     }
 }
 
-/// Appends the four families, one series per snapshot. `le` holds the finite bounds as the
+/// Appends the five families, one series per snapshot. `le` holds the finite bounds as the
 /// text format writes them.
 pub(crate) fn write_text(
     out: &mut String,
@@ -83,6 +90,7 @@ pub(crate) fn write_text(
         series,
         Snapshot::in_flight,
     );
+    write_integers(out, &families.rejected, "counter", series, |s| s.rejected);
     write_integers(out, &families.requests, "counter", series, |s| s.started);
 }
 
@@ -101,7 +109,7 @@ fn write_integers(
     }
 }
 
-/// The four families as the prometheus crate's values, for its `TextEncoder` to write.
+/// The five families as the prometheus crate's values, for its `TextEncoder` to write.
 pub(crate) fn metric_families(
     families: &Families,
     bounds_seconds: &[f64],
@@ -110,6 +118,7 @@ pub(crate) fn metric_families(
     let mut requests = Vec::new();
     let mut latency = Vec::new();
     let mut in_flight = Vec::new();
+    let mut rejected = Vec::new();
     let mut errors = Vec::new();
     for (site, snapshot) in series {
         let labelled = || {
@@ -125,6 +134,10 @@ pub(crate) fn metric_families(
         let mut metric = labelled();
         metric.set_counter(counter(snapshot.errors));
         errors.push(metric);
+
+        let mut metric = labelled();
+        metric.set_counter(counter(snapshot.rejected));
+        rejected.push(metric);
 
         let mut gauge = Gauge::default();
         gauge.set_value(snapshot.in_flight() as f64);
@@ -155,6 +168,7 @@ pub(crate) fn metric_families(
         (&families.requests, MetricType::COUNTER, requests),
         (&families.latency, MetricType::HISTOGRAM, latency),
         (&families.in_flight, MetricType::GAUGE, in_flight),
+        (&families.rejected, MetricType::COUNTER, rejected),
         (&families.errors, MetricType::COUNTER, errors),
     ]
     .into_iter()

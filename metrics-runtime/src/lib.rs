@@ -1,14 +1,15 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
-// From the hot path up: each module imports only the ones listed before it (`auth` and
-// `error` stand alone).
+// From the hot path up: each module imports only the ones listed before it (`auth`,
+// `outcome` and `error` stand alone).
 mod auth;
 mod catalog;
 mod clock;
 mod config;
 mod error;
 mod exposition;
+mod outcome;
 mod registry;
 mod series;
 mod site;
@@ -96,6 +97,7 @@ pub use metrics_macro::prometheus_handlers;
 /// assert!(put_instance("").is_err()); // counted in handler_request_errors_total
 /// ```
 pub use metrics_macro::prometheus_metrics;
+pub use outcome::CountsAsError;
 /// The prometheus crate this runtime uses, for building a [`Registry`](prometheus::Registry) to
 /// pass to [`Config::registry`] or registering metrics of your own next to the handler metrics.
 pub use prometheus;

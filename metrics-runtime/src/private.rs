@@ -7,6 +7,7 @@ use std::ops::ControlFlow;
 
 pub use crate::auth::Authenticate;
 pub use crate::catalog::Registration;
+use crate::outcome::CountsAsError;
 pub use crate::site::{CallSite, Guard, Instrumented};
 pub use inventory;
 
@@ -27,29 +28,105 @@ pub fn no_self_type() -> &'static str {
     ""
 }
 
-/// `(&Outcome(&output)).failed()` is `output.is_err()` for a `Result` and `false` for any other
-/// type: method resolution tries `ResultOutcome` (by value) before `AnyOutcome` (by reference).
-pub struct Outcome<'a, T: ?Sized>(pub &'a T);
+/// `(&&&Classify(&output)).failed(ok, err)` applies the rule of [`CountsAsError`] to the
+/// output's type where the attribute expands (so aliases work): method resolution tries, in
+/// order, `WholeOutcome` (the type implements `CountsAsError`), `ResultOutcome` (a `Result`,
+/// whose `Ok` and `Err` values the `ok` and `err` closures judge with `Judge`) and
+/// `AnyOutcome` (anything else: not an error). The closures are typed by the impl chosen, so
+/// the `Judge` inside them sees the concrete `T` and `E`.
+pub struct Classify<'a, T: ?Sized>(pub &'a T);
 
-pub trait ResultOutcome {
-    fn failed(&self) -> bool;
+pub trait WholeOutcome {
+    type Ok: ?Sized;
+    type Err: ?Sized;
+    fn failed(
+        &self,
+        ok: impl FnOnce(&Self::Ok) -> bool,
+        err: impl FnOnce(&Self::Err) -> bool,
+    ) -> bool;
 }
 
-impl<T, E> ResultOutcome for Outcome<'_, Result<T, E>> {
+impl<T: CountsAsError + ?Sized> WholeOutcome for &&Classify<'_, T> {
+    type Ok = Infallible;
+    type Err = Infallible;
     #[inline(always)]
-    fn failed(&self) -> bool {
-        self.0.is_err()
+    fn failed(
+        &self,
+        _: impl FnOnce(&Infallible) -> bool,
+        _: impl FnOnce(&Infallible) -> bool,
+    ) -> bool {
+        self.0.counts_as_error()
+    }
+}
+
+pub trait ResultOutcome {
+    type Ok: ?Sized;
+    type Err: ?Sized;
+    fn failed(
+        &self,
+        ok: impl FnOnce(&Self::Ok) -> bool,
+        err: impl FnOnce(&Self::Err) -> bool,
+    ) -> bool;
+}
+
+impl<T, E> ResultOutcome for &Classify<'_, Result<T, E>> {
+    type Ok = T;
+    type Err = E;
+    #[inline(always)]
+    fn failed(&self, ok: impl FnOnce(&T) -> bool, err: impl FnOnce(&E) -> bool) -> bool {
+        match self.0 {
+            Ok(value) => ok(value),
+            Err(error) => err(error),
+        }
     }
 }
 
 pub trait AnyOutcome {
-    fn failed(&self) -> bool;
+    type Ok: ?Sized;
+    type Err: ?Sized;
+    fn failed(
+        &self,
+        ok: impl FnOnce(&Self::Ok) -> bool,
+        err: impl FnOnce(&Self::Err) -> bool,
+    ) -> bool;
 }
 
-impl<T: ?Sized> AnyOutcome for &Outcome<'_, T> {
+impl<T: ?Sized> AnyOutcome for Classify<'_, T> {
+    type Ok = Infallible;
+    type Err = Infallible;
     #[inline(always)]
-    fn failed(&self) -> bool {
+    fn failed(
+        &self,
+        _: impl FnOnce(&Infallible) -> bool,
+        _: impl FnOnce(&Infallible) -> bool,
+    ) -> bool {
         false
+    }
+}
+
+/// `(&&Judge(value)).counts_as_error_or(default)`: the value's own answer where its type
+/// implements [`CountsAsError`], else `default`.
+pub struct Judge<'a, T: ?Sized>(pub &'a T);
+
+pub trait OwnVerdict {
+    fn counts_as_error_or(&self, default: bool) -> bool;
+}
+
+impl<T: CountsAsError + ?Sized> OwnVerdict for &Judge<'_, T> {
+    #[inline(always)]
+    fn counts_as_error_or(&self, _: bool) -> bool {
+        self.0.counts_as_error()
+    }
+}
+
+pub trait DefaultVerdict {
+    fn counts_as_error_or(&self, default: bool) -> bool;
+}
+
+impl<T: ?Sized> DefaultVerdict for Judge<'_, T> {
+    #[inline(always)]
+    fn counts_as_error_or(&self, default: bool) -> bool {
+        default
     }
 }
 

@@ -222,9 +222,14 @@ impl HandlerFamilies {
                     "Time spent in the handler body, however it ended.",
                 ),
                 in_flight: desc("requests_in_flight", "Handler bodies running now."),
+                rejected: desc(
+                    "requests_rejected_total",
+                    "Calls that #[authenticated] rejected before the handler body ran.",
+                ),
                 errors: desc(
                     "request_errors_total",
-                    "Handler bodies that returned Err or panicked.",
+                    "Handler calls that failed: a panic, an Err (unless its error type says \
+                     otherwise), a 5xx status, or an output whose CountsAsError says so.",
                 ),
             },
             bounds_le: settings.buckets.iter().map(f64::to_string).collect(),

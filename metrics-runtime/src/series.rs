@@ -38,15 +38,23 @@ pub(crate) struct Series {
     lines: Box<[Line]>,
     lines_per_shard: usize,
     shards: usize,
+    /// Calls `#[authenticated]` rejected: not on the path of measured calls, so one shared
+    /// counter, on a line of its own so that an attack's contention stays off the fields every
+    /// call reads.
+    rejected: Padded,
     /// The largest latency sum a scrape reported, in ticks: a scrape racing a carry into the
     /// high word can read a sum that is behind (never ahead), and reports this instead.
     sum_reported: Mutex<u128>,
 }
 
+#[repr(align(128))]
+struct Padded(AtomicU64);
+
 /// What one scrape reads from a series.
 pub(crate) struct Snapshot {
     pub(crate) started: u64,
     pub(crate) errors: u64,
+    pub(crate) rejected: u64,
     pub(crate) finished: u64,
     pub(crate) sum_seconds: f64,
     /// Cumulative counts for each finite bound.
@@ -85,6 +93,7 @@ impl Series {
             lines,
             lines_per_shard,
             shards,
+            rejected: Padded(AtomicU64::new(0)),
             sum_reported: Mutex::new(0),
         }
     }
@@ -126,6 +135,10 @@ impl Series {
             1,
             Ordering::Release,
         );
+    }
+
+    pub(crate) fn record_rejection(&self) {
+        self.rejected.0.fetch_add(1, Ordering::Relaxed);
     }
 
     /// One shard's latency sum. Read high, low, high: when the high word did not move, the
@@ -183,6 +196,7 @@ impl Series {
         Snapshot {
             started,
             errors,
+            rejected: self.rejected.0.load(Ordering::Relaxed),
             finished,
             sum_seconds: self.clock.seconds(sum_ticks),
             cumulative,

@@ -66,12 +66,23 @@ impl CallSite {
         self.start(self_type, true)
     }
 
+    /// Counts a call that `#[authenticated]` rejected before the body ran.
+    #[inline(never)]
+    pub fn reject(&'static self, self_type: SelfType) {
+        self.series(self_type).record_rejection();
+    }
+
     #[inline(always)]
-    fn start(&'static self, self_type: SelfType, ends_here: bool) -> Guard {
-        let series = match self.resolved.get() {
+    fn series(&'static self, self_type: SelfType) -> &'static Series {
+        match self.resolved.get() {
             Some(first) if std::ptr::fn_addr_eq(first.self_type, self_type) => first.series,
             _ => self.resolve(self_type),
-        };
+        }
+    }
+
+    #[inline(always)]
+    fn start(&'static self, self_type: SelfType, ends_here: bool) -> Guard {
+        let series = self.series(self_type);
         let slot = slots::current();
         series.record_start(slot);
         Guard {

@@ -369,6 +369,8 @@ async fn both_renamed(request: &Request) -> Result<(), ApiError> {
 #[test]
 fn rejected_calls_are_not_measured_whatever_the_attributes_are_called() {
     let before = HandlerValues::of("renamed_metrics_below");
+    let rejected_before =
+        Scrape::take().get("handler_requests_rejected_total", "renamed_metrics_below");
     for _ in 0..5 {
         let rejected = renamed_metrics_below(&Request::new("guess", "renamed_metrics_below"));
         assert_eq!(rejected, Err(ApiError::Forbidden));
@@ -382,6 +384,9 @@ fn rejected_calls_are_not_measured_whatever_the_attributes_are_called() {
         (after.requests, after.errors, after.latency_count),
         (1.0, 0.0, 1.0)
     );
+    // The check the renamed `#[prometheus_metrics]` found still counts what it rejects.
+    let rejected = Scrape::take().get("handler_requests_rejected_total", "renamed_metrics_below");
+    assert_eq!(rejected - rejected_before, 5.0);
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()

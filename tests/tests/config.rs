@@ -131,8 +131,8 @@ fn bad_configurations_are_rejected_then_a_good_one_installs_once() {
     let direct = handler_samples(&scrape);
     assert_eq!(
         direct.len(),
-        3 + 6,
-        "3 counters/gauges and a histogram of 3 bounds"
+        4 + 6,
+        "4 counters/gauges and a histogram of 3 bounds"
     );
     assert_eq!(
         direct,
