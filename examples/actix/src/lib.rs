@@ -44,7 +44,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::web::{Data, Json, Path, ServiceConfig};
 use actix_web::{FromRequest, HttpRequest, HttpResponse, Responder, ResponseError, get, put};
-use metrics_runtime::{Authenticate, authenticated, prometheus_metrics};
+use metrics_runtime::{Authenticate, CountsAsError, authenticated, prometheus_metrics};
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
@@ -72,7 +72,8 @@ impl Api {
             .service(metrics)
             .service(list_scopes)
             .service(get_instance)
-            .service(put_instance);
+            .service(put_instance)
+            .service(upstream_status);
     }
 }
 
@@ -172,6 +173,28 @@ impl ResponseError for ApiError {
     }
 }
 
+/// What counts in `request_errors_total`: a 5xx answer, the server's fault; a 403 or 404 is the
+/// client's and burns no error budget.
+impl CountsAsError for ApiError {
+    fn counts_as_error(&self) -> bool {
+        self.status_code().is_server_error()
+    }
+}
+
+/// Lets handlers that answer with an `HttpResponse` return a rejection as one.
+impl From<ApiError> for HttpResponse {
+    fn from(error: ApiError) -> HttpResponse {
+        error.error_response()
+    }
+}
+
+/// For handlers answering with actix's own `HttpResponse`: the same rule, by its status. A
+/// type of another crate cannot implement `CountsAsError` here, so the handler names this fn
+/// with `error_if`.
+pub fn server_error(response: &HttpResponse) -> bool {
+    response.status().is_server_error()
+}
+
 /// A Rucio instance as the API stores it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Instance {
@@ -224,4 +247,28 @@ async fn put_instance(
         .unwrap_or_else(PoisonError::into_inner)
         .insert(name.into_inner(), instance.clone());
     Ok(Json(instance))
+}
+
+#[derive(Deserialize)]
+struct UpstreamQuery {
+    #[serde(default)]
+    down: bool,
+}
+
+/// Whether the upstream Rucio server answers: `?down=true` simulates an outage (503).
+#[get("/upstream")]
+#[authenticated]
+#[prometheus_metrics(error_if = server_error)]
+async fn upstream_status(
+    token: Token,
+    query: actix_web::web::Query<UpstreamQuery>,
+) -> HttpResponse {
+    if query.down {
+        HttpResponse::ServiceUnavailable().json(ErrorBody {
+            error: "upstream_unavailable",
+            message: "the Rucio server does not answer".to_owned(),
+        })
+    } else {
+        HttpResponse::Ok().json(["up"])
+    }
 }

@@ -175,7 +175,8 @@ async fn route_attribute_on_top_measures_only_authenticated_requests() {
     let put_instance = change("put_instance");
     assert_eq!((list_scopes.requests, list_scopes.errors), (4.0, 0.0));
     assert_eq!(list_scopes.latency_count, 4.0);
-    assert_eq!((get_instance.requests, get_instance.errors), (2.0, 1.0));
+    // The 404 is the client's mistake: `ApiError` says it is not an error.
+    assert_eq!((get_instance.requests, get_instance.errors), (2.0, 0.0));
     assert_eq!(get_instance.latency_count, 2.0);
     assert_eq!((put_instance.requests, put_instance.errors), (1.0, 0.0));
     assert_eq!(put_instance.latency_count, 1.0);
@@ -223,6 +224,31 @@ async fn our_attributes_on_top_measure_only_authenticated_requests() {
 }
 
 #[actix_web::test]
+async fn a_5xx_response_is_an_error_and_a_rejected_call_is_counted_apart() {
+    let server = TestServer::start().await;
+    let before = server.scrape().await;
+    for path in ["/upstream", "/upstream?down=true", "/upstream?down=false"] {
+        let response = server.get(path).bearer_auth(TOKEN).send().await.unwrap();
+        let expected = if path.ends_with("=true") {
+            StatusCode::SERVICE_UNAVAILABLE
+        } else {
+            StatusCode::OK
+        };
+        assert_eq!(response.status(), expected, "{path}");
+    }
+    assert_forbidden(server.get("/upstream?down=true")).await;
+    let after = server.scrape().await;
+    let change = after
+        .handler("upstream_status")
+        .since(&before.handler("upstream_status"));
+    assert_eq!((change.requests, change.errors), (3.0, 1.0));
+    let rejected =
+        |scrape: &Scrape| scrape.get("handler_requests_rejected_total", "upstream_status");
+    assert_eq!(rejected(&after) - rejected(&before), 1.0);
+    server.stop().await;
+}
+
+#[actix_web::test]
 async fn metrics_lists_every_handler_and_is_neither_protected_nor_measured() {
     let server = TestServer::start().await;
     // `scrape` asserts 200 and the exact content type without any credentials.
@@ -235,7 +261,13 @@ async fn metrics_lists_every_handler_and_is_neither_protected_nor_measured() {
         .collect();
     assert_eq!(
         handlers,
-        BTreeSet::from(["get_instance", "list_scopes", "put_instance", "whoami"])
+        BTreeSet::from([
+            "get_instance",
+            "list_scopes",
+            "put_instance",
+            "upstream_status",
+            "whoami"
+        ])
     );
     server.stop().await;
 }
