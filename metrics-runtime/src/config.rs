@@ -29,6 +29,7 @@ pub struct Config {
     buckets: Vec<f64>,
     registry: Option<Registry>,
     process_metrics: bool,
+    exemplar_source: Option<fn() -> Option<String>>,
 }
 
 impl Default for Config {
@@ -38,6 +39,7 @@ impl Default for Config {
             buckets: prometheus::DEFAULT_BUCKETS.to_vec(),
             registry: None,
             process_metrics: true,
+            exemplar_source: None,
         }
     }
 }
@@ -78,6 +80,19 @@ impl Config {
         self
     }
 
+    /// Where exemplars get their trace id: `source` returns the current request's trace id,
+    /// if it has one (from a task-local or a tracing span the server keeps). With it, the
+    /// OpenMetrics exposition ([`gather_as`](crate::gather_as)) shows on each latency bucket,
+    /// and on each error counter, a recent observation with its `trace_id`, value and time.
+    ///
+    /// `source` is called at most once per bucket per handler per second, from the handler's
+    /// thread as its call ends, never on every call. Trace ids longer than 120 characters are
+    /// not shown (OpenMetrics' limit).
+    pub fn exemplar_source(mut self, source: fn() -> Option<String>) -> Self {
+        self.exemplar_source = Some(source);
+        self
+    }
+
     /// Validates the configuration and makes it the one the process uses.
     pub fn install(self) -> Result<(), ConfigError> {
         registry::install(self.validate()?)
@@ -93,6 +108,7 @@ impl Config {
                 .registry
                 .unwrap_or_else(|| prometheus::default_registry().clone()),
             process_metrics: self.process_metrics,
+            exemplar_source: self.exemplar_source,
         })
     }
 }

@@ -14,6 +14,8 @@ use prometheus::proto::{
     Bucket, Counter, Gauge, Histogram, LabelPair, Metric, MetricFamily, MetricType,
 };
 
+use crate::exemplar::Exemplar;
+use crate::openmetrics;
 use crate::series::{Series, Snapshot};
 
 /// `handler="…",module="…"`, escaped as the text format requires.
@@ -106,6 +108,64 @@ fn write_integers(
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
     for (site, snapshot) in series {
         let _ = writeln!(out, "{name}{{{}}} {}", site.label_pairs, value(snapshot));
+    }
+}
+
+/// Appends the five families in OpenMetrics, with the latest exemplars on the latency buckets
+/// and the error counters.
+pub(crate) fn write_openmetrics(
+    out: &mut String,
+    families: &Families,
+    le: &[String],
+    series: &[(&Series, Snapshot)],
+) {
+    write_om_integers(out, &families.errors, series, |s| {
+        (s.errors, s.error_exemplar())
+    });
+
+    let (name, help) = (&families.latency.fq_name, &families.latency.help);
+    openmetrics::write_header(out, name, help, "histogram");
+    for (site, snapshot) in series {
+        let labels = &site.label_pairs;
+        let finished = snapshot.finished;
+        let bounds = le.iter().map(String::as_str).chain(["+Inf"]);
+        let counts = snapshot.cumulative.iter().copied().chain([finished]);
+        for (bucket, (bound, count)) in bounds.zip(counts).enumerate() {
+            let _ = write!(out, "{name}_bucket{{{labels},le=\"{bound}\"}} {count}");
+            if let Some(exemplar) = snapshot.bucket_exemplar(bucket) {
+                openmetrics::push_exemplar(out, exemplar);
+            }
+            out.push('\n');
+        }
+        let _ = write!(out, "{name}_sum{{{labels}}} ");
+        openmetrics::push_number(out, snapshot.sum_seconds);
+        let _ = writeln!(out, "\n{name}_count{{{labels}}} {finished}");
+    }
+
+    write_om_integers(out, &families.in_flight, series, |s| (s.in_flight(), None));
+    write_om_integers(out, &families.rejected, series, |s| (s.rejected, None));
+    write_om_integers(out, &families.requests, series, |s| (s.started, None));
+}
+
+/// A counter (named `…_total`) or gauge family with one integer value per series.
+fn write_om_integers(
+    out: &mut String,
+    desc: &Desc,
+    series: &[(&Series, Snapshot)],
+    value: fn(&Snapshot) -> (u64, Option<&Exemplar>),
+) {
+    let name = &desc.fq_name;
+    match name.strip_suffix("_total") {
+        Some(family) => openmetrics::write_header(out, family, &desc.help, "counter"),
+        None => openmetrics::write_header(out, name, &desc.help, "gauge"),
+    }
+    for (site, snapshot) in series {
+        let (value, exemplar) = value(snapshot);
+        let _ = write!(out, "{name}{{{}}} {value}", site.label_pairs);
+        if let Some(exemplar) = exemplar {
+            openmetrics::push_exemplar(out, exemplar);
+        }
+        out.push('\n');
     }
 }
 

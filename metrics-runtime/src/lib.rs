@@ -1,14 +1,18 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
-// From the hot path up: each module imports only the ones listed before it (`auth`,
-// `outcome` and `error` stand alone).
+// Imports go one way, from the hot path up: `clock` and `slots`, then `exemplar`, `series`,
+// `openmetrics`, `exposition`, `error` and `format`, `registry`, `site`, `catalog`, `config`;
+// `auth` and `outcome` stand alone.
 mod auth;
 mod catalog;
 mod clock;
 mod config;
 mod error;
+mod exemplar;
 mod exposition;
+mod format;
+mod openmetrics;
 mod outcome;
 mod registry;
 mod series;
@@ -19,6 +23,7 @@ pub use auth::Authenticate;
 pub use catalog::{HandlerInfo, Measured, handlers, handlers_without_metrics};
 pub use config::Config;
 pub use error::ConfigError;
+pub use format::Format;
 /// Checks a value with [`Authenticate`] before the handler body runs.
 ///
 /// Above [`prometheus_metrics`], rejected calls are not counted, timed or ever in flight:
@@ -103,6 +108,14 @@ pub use outcome::CountsAsError;
 pub use prometheus;
 pub use registry::DEFAULT_NAMESPACE;
 
+static KNOWN_SERIES: std::sync::Once = std::sync::Once::new();
+
+/// Every handler is visible from the first scrape, at 0, not only after its first call.
+fn create_known_series() {
+    catalog::create_known_series();
+    catalog::warn_about_shared_series();
+}
+
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
@@ -130,11 +143,20 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// assert!(exposition.lines().any(|line| line == "sessions_total 1"));
 /// ```
 pub fn gather() -> String {
-    static KNOWN_SERIES: std::sync::Once = std::sync::Once::new();
-    // Every handler is visible from the first scrape, at 0, not only after its first call.
-    KNOWN_SERIES.call_once(|| {
-        catalog::create_known_series();
-        catalog::warn_about_shared_series();
-    });
-    registry::runtime().gather()
+    KNOWN_SERIES.call_once(create_known_series);
+    registry::runtime().gather(Format::Text)
+}
+
+/// Renders the whole registry, as [`gather`] does, in `format`: choose it with
+/// [`Format::negotiate`] from the scrape request's `Accept` header, and answer with
+/// [`Format::content_type`]. OpenMetrics carries the exemplars that
+/// [`Config::exemplar_source`] provides; the text format never shows them.
+pub fn gather_as(format: Format) -> String {
+    match format {
+        Format::Text => gather(),
+        _ => {
+            KNOWN_SERIES.call_once(create_known_series);
+            registry::runtime().gather(format)
+        }
+    }
 }

@@ -10,7 +10,10 @@ use prometheus::core::{Collector, Desc};
 use prometheus::proto::MetricFamily;
 
 use crate::error::ConfigError;
+use crate::exemplar::ExemplarSource;
 use crate::exposition::{self, Families};
+use crate::format::Format;
+use crate::openmetrics;
 use crate::series::{Series, Snapshot};
 
 /// The default namespace: metric names start with `handler_`.
@@ -22,6 +25,7 @@ pub(crate) struct Settings {
     pub(crate) buckets: Vec<f64>,
     pub(crate) registry: Registry,
     pub(crate) process_metrics: bool,
+    pub(crate) exemplar_source: Option<ExemplarSource>,
 }
 
 impl Default for Settings {
@@ -31,6 +35,7 @@ impl Default for Settings {
             buckets: prometheus::DEFAULT_BUCKETS.to_vec(),
             registry: prometheus::default_registry().clone(),
             process_metrics: true,
+            exemplar_source: None,
         }
     }
 }
@@ -130,8 +135,8 @@ fn register_process_metrics(_: &Registry) -> Result<(), ConfigError> {
 }
 
 impl Runtime {
-    /// The text exposition of the whole registry.
-    pub(crate) fn gather(&self) -> String {
+    /// The exposition of the whole registry in `format`.
+    pub(crate) fn gather(&self, format: Format) -> String {
         let write_directly = *self
             .write_directly
             .get_or_init(|| self.registered && renders_names_unchanged(&self.registry));
@@ -150,18 +155,31 @@ impl Runtime {
             self.registry.gather()
         };
         let mut exposition = String::new();
-        if let Err(error) = prometheus::TextEncoder::new().encode_utf8(&others, &mut exposition) {
-            // A comment keeps the scrape parseable and makes the failure visible in it.
-            exposition.push_str(&format!("# metrics_runtime: encoding failed: {error}\n"));
+        match format {
+            Format::Text => {
+                let encoded = prometheus::TextEncoder::new().encode_utf8(&others, &mut exposition);
+                if let Err(error) = encoded {
+                    // A comment keeps the scrape parseable and makes the failure visible in it.
+                    exposition.push_str(&format!("# metrics_runtime: encoding failed: {error}\n"));
+                }
+            }
+            Format::OpenMetrics => openmetrics::write_families(&mut exposition, &others),
         }
         if write_directly {
             let handlers = &self.handlers;
-            exposition::write_text(
+            let write = match format {
+                Format::Text => exposition::write_text,
+                Format::OpenMetrics => exposition::write_openmetrics,
+            };
+            write(
                 &mut exposition,
                 &handlers.families,
                 &handlers.bounds_le,
                 &handlers.snapshots(),
             );
+        }
+        if format == Format::OpenMetrics {
+            exposition.push_str("# EOF\n");
         }
         exposition
     }
@@ -191,6 +209,7 @@ impl Runtime {
             module,
             label_pairs,
             &handlers.bounds_seconds,
+            handlers.exemplar_source,
         )));
         series.insert(key, created);
         created
@@ -203,6 +222,7 @@ struct HandlerFamilies {
     bounds_seconds: Vec<f64>,
     /// The bounds as the text format writes them in `le`.
     bounds_le: Vec<String>,
+    exemplar_source: Option<ExemplarSource>,
     series: Mutex<BTreeMap<(String, &'static str), &'static Series>>,
 }
 
@@ -234,6 +254,7 @@ impl HandlerFamilies {
             },
             bounds_le: settings.buckets.iter().map(f64::to_string).collect(),
             bounds_seconds: settings.buckets.clone(),
+            exemplar_source: settings.exemplar_source,
             series: Mutex::new(BTreeMap::new()),
         }
     }

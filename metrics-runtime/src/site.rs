@@ -217,11 +217,12 @@ impl Guard {
 
     #[inline(always)]
     fn record_end(&self, failed: bool) {
+        let now = self.series.clock.now();
         // A TSC that differs across sockets could read backwards: that is 0, not 584 years.
-        let elapsed = self.series.clock.now().saturating_sub(self.start);
+        let elapsed = now.saturating_sub(self.start);
         // Otherwise the current thread's slot: an async call may end on another thread.
         let slot = self.end_slot.unwrap_or_else(slots::current);
-        self.series.record_end(slot, elapsed, failed);
+        self.series.record_end(slot, now, elapsed, failed);
     }
 }
 

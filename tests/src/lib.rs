@@ -123,6 +123,135 @@ impl HandlerValues {
     }
 }
 
+/// An exemplar after a sample: `# {trace_id="…"} value timestamp`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Exemplar {
+    pub labels: BTreeMap<String, String>,
+    pub value: f64,
+    pub timestamp: Option<f64>,
+}
+
+/// One parsed OpenMetrics exposition, checked strictly: every family declared once by
+/// `# TYPE` before its samples, every sample named for its family and type, `# EOF` last.
+#[derive(Debug, Clone)]
+pub struct OpenMetrics {
+    /// The samples, as the text format's parser gives them (exemplars left out).
+    pub scrape: Scrape,
+    /// `(family name, type)` in order.
+    pub families: Vec<(String, String)>,
+    /// Each exemplar with the sample it follows.
+    pub exemplars: Vec<(Sample, Exemplar)>,
+}
+
+impl OpenMetrics {
+    pub fn parse(text: &str) -> Result<OpenMetrics, String> {
+        let body = text
+            .strip_suffix("# EOF\n")
+            .ok_or("the exposition does not end with `# EOF`")?;
+        let mut families: Vec<(String, String)> = Vec::new();
+        let mut samples = Vec::new();
+        let mut exemplars = Vec::new();
+        for line in body.lines() {
+            let bad = |why: &str| format!("{why}: {line:?}");
+            if let Some(comment) = line.strip_prefix("# ") {
+                let mut words = comment.splitn(3, ' ');
+                let (keyword, name) = (words.next(), words.next().ok_or_else(|| bad("no name"))?);
+                match keyword {
+                    Some("TYPE") => {
+                        let kind = words.next().ok_or_else(|| bad("no type"))?;
+                        let known = [
+                            "counter",
+                            "gauge",
+                            "histogram",
+                            "gaugehistogram",
+                            "summary",
+                            "info",
+                            "stateset",
+                            "unknown",
+                        ];
+                        if !known.contains(&kind) {
+                            return Err(bad("unknown type"));
+                        }
+                        if families.iter().any(|(family, _)| family == name) {
+                            return Err(bad("family declared twice"));
+                        }
+                        families.push((name.to_owned(), kind.to_owned()));
+                    }
+                    Some("HELP" | "UNIT") => {
+                        let declared = families.iter().any(|(family, _)| family == name);
+                        if declared {
+                            return Err(bad("HELP or UNIT after the family's TYPE"));
+                        }
+                    }
+                    _ => return Err(bad("unknown comment")),
+                }
+                continue;
+            }
+            let (sample_text, exemplar_text) = match line.split_once(" # ") {
+                Some((sample, exemplar)) => (sample, Some(exemplar)),
+                None => (line, None),
+            };
+            let sample = parse_sample(sample_text).ok_or_else(|| bad("unparseable sample"))?;
+            let (family, kind) = families
+                .last()
+                .ok_or_else(|| bad("sample before any TYPE"))?;
+            let suffixes: &[&str] = match kind.as_str() {
+                "counter" => &["_total", "_created"],
+                "histogram" => &["_bucket", "_sum", "_count", "_created"],
+                "summary" => &["", "_sum", "_count", "_created"],
+                _ => &[""],
+            };
+            let named_for_family = suffixes
+                .iter()
+                .any(|suffix| sample.name.strip_suffix(suffix) == Some(family.as_str()));
+            if !named_for_family {
+                return Err(bad("sample not named for its family"));
+            }
+            if let Some(exemplar) = exemplar_text {
+                let parsed = parse_sample(&format!("x{exemplar}"))
+                    .ok_or_else(|| bad("unparseable exemplar"))?;
+                let fields: Vec<&str> = exemplar
+                    .rsplit('}')
+                    .next()
+                    .unwrap_or("")
+                    .split(' ')
+                    .collect();
+                let timestamp = match fields.as_slice() {
+                    ["", _value] => None,
+                    ["", _value, timestamp] => Some(
+                        timestamp
+                            .parse()
+                            .map_err(|_| bad("bad exemplar timestamp"))?,
+                    ),
+                    _ => return Err(bad("bad exemplar")),
+                };
+                let characters: usize = parsed
+                    .labels
+                    .iter()
+                    .map(|(name, value)| name.chars().count() + value.chars().count())
+                    .sum();
+                if characters > 128 {
+                    return Err(bad("exemplar labels over 128 characters"));
+                }
+                exemplars.push((
+                    sample.clone(),
+                    Exemplar {
+                        labels: parsed.labels,
+                        value: parsed.value,
+                        timestamp,
+                    },
+                ));
+            }
+            samples.push(sample);
+        }
+        Ok(OpenMetrics {
+            scrape: Scrape { samples },
+            families,
+            exemplars,
+        })
+    }
+}
+
 fn parse_sample(line: &str) -> Option<Sample> {
     let name_end = line.find(['{', ' '])?;
     let name = &line[..name_end];

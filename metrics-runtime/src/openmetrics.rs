@@ -1,0 +1,227 @@
+//! OpenMetrics 1.0 text for the prometheus crate's `MetricFamily` values: the families a
+//! registry gathers other than ours (process metrics, the server's own), and ours when the
+//! registry renames them. The handler families with their exemplars are written by
+//! `exposition::write_openmetrics`, with the helpers here.
+//!
+//! What differs from the text format: a counter family is named without `_total` in `# HELP`
+//! and `# TYPE` (its samples keep it), `untyped` is `unknown`, `"` is escaped in help texts,
+//! timestamps are seconds, exemplars may follow a sample, and `# EOF` ends the exposition.
+
+use std::fmt::Write;
+
+use prometheus::proto::{Metric, MetricFamily, MetricType};
+
+use crate::exemplar::{Exemplar, TRACE_ID_LABEL};
+
+/// Appends `families` in OpenMetrics text. `write!` into a `String` cannot fail.
+pub(crate) fn write_families(out: &mut String, families: &[MetricFamily]) {
+    for family in families {
+        let name = family.name();
+        let (family_name, kind) = match family.get_field_type() {
+            MetricType::COUNTER => match name.strip_suffix("_total") {
+                Some(base) => (base, "counter"),
+                // OpenMetrics would name its sample `<name>_total`: kept as it is, as `unknown`,
+                // so that both formats give the same samples.
+                None => (name, "unknown"),
+            },
+            MetricType::GAUGE => (name, "gauge"),
+            MetricType::HISTOGRAM => (name, "histogram"),
+            MetricType::SUMMARY => (name, "summary"),
+            MetricType::UNTYPED => (name, "unknown"),
+        };
+        write_header(out, family_name, family.help(), kind);
+        for metric in family.get_metric() {
+            write_metric(out, name, family.get_field_type(), metric);
+        }
+    }
+}
+
+pub(crate) fn write_header(out: &mut String, name: &str, help: &str, kind: &str) {
+    out.push_str("# HELP ");
+    out.push_str(name);
+    out.push(' ');
+    escape(out, help);
+    let _ = writeln!(out, "\n# TYPE {name} {kind}");
+}
+
+fn write_metric(out: &mut String, name: &str, kind: MetricType, metric: &Metric) {
+    let labels = label_pairs(metric);
+    let timestamp = (metric.timestamp_ms() != 0).then(|| metric.timestamp_ms());
+    let mut sample = |suffix: &str, extra: Option<(&str, String)>, value: f64| {
+        out.push_str(name);
+        out.push_str(suffix);
+        write_labels(out, &labels, extra);
+        out.push(' ');
+        push_number(out, value);
+        if let Some(milliseconds) = timestamp {
+            let _ = write!(out, " {}.{:03}", milliseconds / 1000, milliseconds % 1000);
+        }
+        out.push('\n');
+    };
+    match kind {
+        MetricType::COUNTER => sample("", None, metric.get_counter().get_value()),
+        MetricType::GAUGE => sample("", None, metric.get_gauge().get_value()),
+        // The crate marks untyped as protobuf-only, but a custom collector can still gather it.
+        #[allow(deprecated)]
+        MetricType::UNTYPED => sample("", None, metric.get_untyped().get_value()),
+        MetricType::HISTOGRAM => {
+            let histogram = metric.get_histogram();
+            let mut infinite = false;
+            for bucket in histogram.get_bucket() {
+                infinite |= bucket.upper_bound() == f64::INFINITY;
+                let le = number(bucket.upper_bound());
+                sample(
+                    "_bucket",
+                    Some(("le", le)),
+                    bucket.cumulative_count() as f64,
+                );
+            }
+            let count = histogram.get_sample_count() as f64;
+            if !infinite {
+                sample("_bucket", Some(("le", "+Inf".to_owned())), count);
+            }
+            sample("_sum", None, histogram.get_sample_sum());
+            sample("_count", None, count);
+        }
+        MetricType::SUMMARY => {
+            let summary = metric.get_summary();
+            for quantile in summary.get_quantile() {
+                let at = number(quantile.quantile());
+                sample("", Some(("quantile", at)), quantile.value());
+            }
+            sample("_sum", None, summary.sample_sum());
+            sample("_count", None, summary.sample_count() as f64);
+        }
+    }
+}
+
+fn label_pairs(metric: &Metric) -> Vec<(&str, &str)> {
+    metric
+        .get_label()
+        .iter()
+        .map(|pair| (pair.name(), pair.value()))
+        .collect()
+}
+
+fn write_labels(out: &mut String, labels: &[(&str, &str)], extra: Option<(&str, String)>) {
+    if labels.is_empty() && extra.is_none() {
+        return;
+    }
+    out.push('{');
+    let extra = extra.as_ref().map(|(name, value)| (*name, value.as_str()));
+    for (index, (name, value)) in labels.iter().copied().chain(extra).enumerate() {
+        if index > 0 {
+            out.push(',');
+        }
+        out.push_str(name);
+        out.push_str("=\"");
+        escape(out, value);
+        out.push('"');
+    }
+    out.push('}');
+}
+
+/// Escapes a label value or help text: `\`, `"` and line feeds.
+pub(crate) fn escape(out: &mut String, value: &str) {
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// A number as OpenMetrics writes it: `+Inf`, `-Inf`, `NaN`, or the shortest decimal that
+/// reads back as the same `f64` (never an exponent).
+pub(crate) fn number(value: f64) -> String {
+    let mut out = String::new();
+    push_number(&mut out, value);
+    out
+}
+
+pub(crate) fn push_number(out: &mut String, value: f64) {
+    if value.is_nan() {
+        out.push_str("NaN");
+    } else if value.is_infinite() {
+        out.push_str(if value > 0.0 { "+Inf" } else { "-Inf" });
+    } else {
+        let _ = write!(out, "{value}");
+    }
+}
+
+/// ` # {trace_id="…"} value timestamp`, after a sample.
+pub(crate) fn push_exemplar(out: &mut String, exemplar: &Exemplar) {
+    let _ = write!(out, " # {{{TRACE_ID_LABEL}=\"");
+    escape(out, &exemplar.trace_id);
+    out.push_str("\"} ");
+    push_number(out, exemplar.value);
+    out.push(' ');
+    push_number(out, exemplar.timestamp);
+}
+
+#[cfg(test)]
+mod tests {
+    use prometheus::core::Collector;
+    use prometheus::{Histogram, HistogramOpts, IntCounter, IntGauge, Opts};
+
+    use super::{number, write_families};
+
+    #[test]
+    fn counters_lose_total_in_their_family_name_only() {
+        let counter = IntCounter::new("sessions_total", "Sessions \"opened\"\\ok").unwrap();
+        counter.inc_by(3);
+        let mut out = String::new();
+        write_families(&mut out, &counter.collect());
+        assert_eq!(
+            out,
+            "# HELP sessions Sessions \\\"opened\\\"\\\\ok\n# TYPE sessions counter\nsessions_total 3\n"
+        );
+    }
+
+    #[test]
+    fn a_counter_without_total_keeps_its_sample_name_as_unknown() {
+        let counter = IntCounter::new("restarts", "Restarts.").unwrap();
+        let mut out = String::new();
+        write_families(&mut out, &counter.collect());
+        assert_eq!(
+            out,
+            "# HELP restarts Restarts.\n# TYPE restarts unknown\nrestarts 0\n"
+        );
+    }
+
+    #[test]
+    fn gauges_and_histograms_with_escaped_labels() {
+        let gauge = IntGauge::with_opts(
+            Opts::new("build_info", "Build.").const_label("version", "1.0 \"beta\"\nx"),
+        )
+        .unwrap();
+        gauge.set(1);
+        let histogram =
+            Histogram::with_opts(HistogramOpts::new("io_seconds", "IO.").buckets(vec![0.5, 1.0]))
+                .unwrap();
+        histogram.observe(0.75);
+        let mut out = String::new();
+        write_families(&mut out, &gauge.collect());
+        write_families(&mut out, &histogram.collect());
+        assert_eq!(
+            out,
+            "# HELP build_info Build.\n# TYPE build_info gauge\n\
+             build_info{version=\"1.0 \\\"beta\\\"\\nx\"} 1\n\
+             # HELP io_seconds IO.\n# TYPE io_seconds histogram\n\
+             io_seconds_bucket{le=\"0.5\"} 0\nio_seconds_bucket{le=\"1\"} 1\n\
+             io_seconds_bucket{le=\"+Inf\"} 1\nio_seconds_sum 0.75\nio_seconds_count 1\n"
+        );
+    }
+
+    #[test]
+    fn numbers() {
+        assert_eq!(number(f64::INFINITY), "+Inf");
+        assert_eq!(number(f64::NEG_INFINITY), "-Inf");
+        assert_eq!(number(f64::NAN), "NaN");
+        assert_eq!(number(0.000_000_25), "0.00000025");
+        assert_eq!(number(3.0), "3");
+        assert_eq!(number(1e21), "1000000000000000000000");
+    }
+}
