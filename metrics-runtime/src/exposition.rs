@@ -22,22 +22,11 @@ use crate::series::{Series, Snapshot};
 pub(crate) fn label_pairs(handler: &str, module: &str) -> String {
     let mut pairs = String::with_capacity(handler.len() + module.len() + 20);
     pairs.push_str("handler=\"");
-    escape_label_value(&mut pairs, handler);
+    openmetrics::escape(&mut pairs, handler);
     pairs.push_str("\",module=\"");
-    escape_label_value(&mut pairs, module);
+    openmetrics::escape(&mut pairs, module);
     pairs.push('"');
     pairs
-}
-
-fn escape_label_value(out: &mut String, value: &str) {
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
 }
 
 /// The five handler families.

@@ -121,7 +121,8 @@ fn write_labels(out: &mut String, labels: &[(&str, &str)], extra: Option<(&str, 
     out.push('}');
 }
 
-/// Escapes a label value or help text: `\`, `"` and line feeds.
+/// Escapes a label value (in both formats) or an OpenMetrics help text: `\`, `"` and line
+/// feeds.
 pub(crate) fn escape(out: &mut String, value: &str) {
     for c in value.chars() {
         match c {
