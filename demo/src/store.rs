@@ -56,26 +56,32 @@ struct Did {
     /// Size in bytes, for files.
     bytes: u64,
     /// `scope:name` of the DIDs attached to a collection.
-    children: Vec<&'static str>,
+    children: &'static [&'static str],
 }
 
 impl Did {
-    fn file(did: &'static str, bytes: u64) -> Did {
-        let (scope, name) = did.split_once(':').expect("fake DIDs are scope:name");
+    const fn file(scope: &'static str, name: &'static str, bytes: u64) -> Did {
         Did {
             scope,
             name,
             kind: DidType::File,
             bytes,
-            children: Vec::new(),
+            children: &[],
         }
     }
 
-    fn collection(did: &'static str, kind: DidType, children: Vec<&'static str>) -> Did {
+    const fn collection(
+        scope: &'static str,
+        name: &'static str,
+        kind: DidType,
+        children: &'static [&'static str],
+    ) -> Did {
         Did {
+            scope,
+            name,
             kind,
+            bytes: 0,
             children,
-            ..Did::file(did, 0)
         }
     }
 
@@ -96,110 +102,127 @@ pub(crate) struct Instance {
     #[serde(skip)]
     mount_path: &'static str,
     #[serde(skip)]
-    scopes: Vec<&'static str>,
+    scopes: &'static [&'static str],
     #[serde(skip)]
-    rses: Vec<&'static str>,
+    rses: &'static [&'static str],
     #[serde(skip)]
-    dids: Vec<Did>,
+    dids: &'static [Did],
+}
+
+/// The fixed catalogue. Nothing changes it, so it is read without the store's lock, and the
+/// work a client's pattern causes never holds that lock.
+static INSTANCES: [Instance; 2] = [
+    Instance {
+        name: "atlas",
+        display_name: "ATLAS",
+        mode: Mode::Replica,
+        wildcard_enabled: false,
+        mount_path: "/eos/rucio",
+        scopes: &["data18_13TeV", "mc16_13TeV", "user.alice"],
+        rses: &[
+            "CERN-PROD_DATADISK",
+            "CERN-PROD_SCRATCHDISK",
+            "BNL-OSG2_DATADISK",
+            "DESY-HH_LOCALGROUPDISK",
+        ],
+        dids: &[
+            Did::collection(
+                "data18_13TeV",
+                "data18_13TeV.00348885.physics_Main.deriv.DAOD_PHYS",
+                DidType::Dataset,
+                &[
+                    "data18_13TeV:DAOD_PHYS.24125987._000001.pool.root.1",
+                    "data18_13TeV:DAOD_PHYS.24125987._000002.pool.root.1",
+                    "data18_13TeV:DAOD_PHYS.24125987._000003.pool.root.1",
+                ],
+            ),
+            Did::file(
+                "data18_13TeV",
+                "DAOD_PHYS.24125987._000001.pool.root.1",
+                2_147_483_648,
+            ),
+            Did::file(
+                "data18_13TeV",
+                "DAOD_PHYS.24125987._000002.pool.root.1",
+                1_932_735_283,
+            ),
+            Did::file(
+                "data18_13TeV",
+                "DAOD_PHYS.24125987._000003.pool.root.1",
+                805_306_368,
+            ),
+            Did::collection(
+                "mc16_13TeV",
+                "mc16_13TeV.410470.PhPy8EG_A14_ttbar.deriv.DAOD_PHYS",
+                DidType::Dataset,
+                &[
+                    "mc16_13TeV:DAOD_PHYS.19279112._000001.pool.root.1",
+                    "mc16_13TeV:DAOD_PHYS.19279112._000002.pool.root.1",
+                ],
+            ),
+            Did::file(
+                "mc16_13TeV",
+                "DAOD_PHYS.19279112._000001.pool.root.1",
+                3_221_225_472,
+            ),
+            Did::file(
+                "mc16_13TeV",
+                "DAOD_PHYS.19279112._000002.pool.root.1",
+                2_684_354_560,
+            ),
+            Did::collection(
+                "user.alice",
+                "user.alice.ttbar.v1",
+                DidType::Container,
+                &[
+                    "data18_13TeV:data18_13TeV.00348885.physics_Main.deriv.DAOD_PHYS",
+                    "mc16_13TeV:mc16_13TeV.410470.PhPy8EG_A14_ttbar.deriv.DAOD_PHYS",
+                ],
+            ),
+            Did::file("user.alice", "user.alice.hist.root", 52_428_800),
+        ],
+    },
+    Instance {
+        name: "cms",
+        display_name: "CMS",
+        mode: Mode::Download,
+        wildcard_enabled: true,
+        mount_path: "/home/jovyan/rucio",
+        scopes: &["cms", "user.bob"],
+        rses: &["T1_US_FNAL_Disk", "T2_CH_CERN", "T2_DE_DESY"],
+        dids: &[
+            Did::collection(
+                "cms",
+                "/DoubleMuon/Run2018A-UL2018_MiniAODv2-v1/MINIAOD",
+                DidType::Dataset,
+                &[
+                    "cms:/store/data/Run2018A/DoubleMuon/MINIAOD/UL2018_MiniAODv2-v1/0001.root",
+                    "cms:/store/data/Run2018A/DoubleMuon/MINIAOD/UL2018_MiniAODv2-v1/0002.root",
+                ],
+            ),
+            Did::file(
+                "cms",
+                "/store/data/Run2018A/DoubleMuon/MINIAOD/UL2018_MiniAODv2-v1/0001.root",
+                3_758_096_384,
+            ),
+            Did::file(
+                "cms",
+                "/store/data/Run2018A/DoubleMuon/MINIAOD/UL2018_MiniAODv2-v1/0002.root",
+                3_489_660_928,
+            ),
+            Did::file("user.bob", "user.bob.skim.root", 104_857_600),
+        ],
+    },
+];
+
+pub(crate) fn instance(namespace: &str) -> Result<&'static Instance, ApiError> {
+    INSTANCES
+        .iter()
+        .find(|instance| instance.name == namespace)
+        .ok_or_else(|| ApiError::not_found(format!("unknown Rucio instance {namespace:?}")))
 }
 
 impl Instance {
-    fn atlas() -> Instance {
-        let dataset = "data18_13TeV:data18_13TeV.00348885.physics_Main.deriv.DAOD_PHYS";
-        let mc = "mc16_13TeV:mc16_13TeV.410470.PhPy8EG_A14_ttbar.deriv.DAOD_PHYS";
-        Instance {
-            name: "atlas",
-            display_name: "ATLAS",
-            mode: Mode::Replica,
-            wildcard_enabled: false,
-            mount_path: "/eos/rucio",
-            scopes: vec!["data18_13TeV", "mc16_13TeV", "user.alice"],
-            rses: vec![
-                "CERN-PROD_DATADISK",
-                "CERN-PROD_SCRATCHDISK",
-                "BNL-OSG2_DATADISK",
-                "DESY-HH_LOCALGROUPDISK",
-            ],
-            dids: vec![
-                Did::collection(
-                    dataset,
-                    DidType::Dataset,
-                    vec![
-                        "data18_13TeV:DAOD_PHYS.24125987._000001.pool.root.1",
-                        "data18_13TeV:DAOD_PHYS.24125987._000002.pool.root.1",
-                        "data18_13TeV:DAOD_PHYS.24125987._000003.pool.root.1",
-                    ],
-                ),
-                Did::file(
-                    "data18_13TeV:DAOD_PHYS.24125987._000001.pool.root.1",
-                    2_147_483_648,
-                ),
-                Did::file(
-                    "data18_13TeV:DAOD_PHYS.24125987._000002.pool.root.1",
-                    1_932_735_283,
-                ),
-                Did::file(
-                    "data18_13TeV:DAOD_PHYS.24125987._000003.pool.root.1",
-                    805_306_368,
-                ),
-                Did::collection(
-                    mc,
-                    DidType::Dataset,
-                    vec![
-                        "mc16_13TeV:DAOD_PHYS.19279112._000001.pool.root.1",
-                        "mc16_13TeV:DAOD_PHYS.19279112._000002.pool.root.1",
-                    ],
-                ),
-                Did::file(
-                    "mc16_13TeV:DAOD_PHYS.19279112._000001.pool.root.1",
-                    3_221_225_472,
-                ),
-                Did::file(
-                    "mc16_13TeV:DAOD_PHYS.19279112._000002.pool.root.1",
-                    2_684_354_560,
-                ),
-                Did::collection(
-                    "user.alice:user.alice.ttbar.v1",
-                    DidType::Container,
-                    vec![dataset, mc],
-                ),
-                Did::file("user.alice:user.alice.hist.root", 52_428_800),
-            ],
-        }
-    }
-
-    fn cms() -> Instance {
-        let dataset = "cms:/DoubleMuon/Run2018A-UL2018_MiniAODv2-v1/MINIAOD";
-        Instance {
-            name: "cms",
-            display_name: "CMS",
-            mode: Mode::Download,
-            wildcard_enabled: true,
-            mount_path: "/home/jovyan/rucio",
-            scopes: vec!["cms", "user.bob"],
-            rses: vec!["T1_US_FNAL_Disk", "T2_CH_CERN", "T2_DE_DESY"],
-            dids: vec![
-                Did::collection(
-                    dataset,
-                    DidType::Dataset,
-                    vec![
-                        "cms:/store/data/Run2018A/DoubleMuon/MINIAOD/UL2018_MiniAODv2-v1/0001.root",
-                        "cms:/store/data/Run2018A/DoubleMuon/MINIAOD/UL2018_MiniAODv2-v1/0002.root",
-                    ],
-                ),
-                Did::file(
-                    "cms:/store/data/Run2018A/DoubleMuon/MINIAOD/UL2018_MiniAODv2-v1/0001.root",
-                    3_758_096_384,
-                ),
-                Did::file(
-                    "cms:/store/data/Run2018A/DoubleMuon/MINIAOD/UL2018_MiniAODv2-v1/0002.root",
-                    3_489_660_928,
-                ),
-                Did::file("user.bob:user.bob.skim.root", 104_857_600),
-            ],
-        }
-    }
-
     fn lookup(&self, did: &str) -> Result<&Did, ApiError> {
         let (scope, name) = split_did(did)?;
         self.dids
@@ -253,10 +276,10 @@ fn wildcard_match(pattern: &str, text: &str) -> bool {
 }
 
 #[derive(Serialize)]
-pub(crate) struct InstancesView<'a> {
-    active_instance: &'a str,
+pub(crate) struct InstancesView {
+    active_instance: &'static str,
     auth_type: AuthType,
-    instances: &'a [Instance],
+    instances: &'static [Instance],
 }
 
 #[derive(Clone, Serialize)]
@@ -364,8 +387,8 @@ impl UploadJob {
     }
 }
 
+/// What changes while the server runs; behind the app's one lock.
 pub(crate) struct Store {
-    instances: Vec<Instance>,
     active_instance: &'static str,
     active_auth: AuthType,
     credentials: HashMap<(String, AuthType), Value>,
@@ -380,7 +403,6 @@ pub(crate) struct Store {
 impl Store {
     pub(crate) fn new() -> Store {
         Store {
-            instances: vec![Instance::atlas(), Instance::cms()],
             active_instance: "atlas",
             active_auth: AuthType::Oidc,
             credentials: HashMap::new(),
@@ -391,29 +413,22 @@ impl Store {
         }
     }
 
-    pub(crate) fn instance(&self, namespace: &str) -> Result<&Instance, ApiError> {
-        self.instances
-            .iter()
-            .find(|instance| instance.name == namespace)
-            .ok_or_else(|| ApiError::not_found(format!("unknown Rucio instance {namespace:?}")))
-    }
-
-    pub(crate) fn instances(&self) -> InstancesView<'_> {
+    pub(crate) fn instances(&self) -> InstancesView {
         InstancesView {
             active_instance: self.active_instance,
             auth_type: self.active_auth,
-            instances: &self.instances,
+            instances: &INSTANCES,
         }
     }
 
     pub(crate) fn set_active(&mut self, namespace: &str, auth: AuthType) -> Result<(), ApiError> {
-        self.active_instance = self.instance(namespace)?.name;
+        self.active_instance = instance(namespace)?.name;
         self.active_auth = auth;
         Ok(())
     }
 
     pub(crate) fn credentials(&self, namespace: &str, auth: AuthType) -> Result<&Value, ApiError> {
-        self.instance(namespace)?;
+        instance(namespace)?;
         self.credentials
             .get(&(namespace.to_owned(), auth))
             .ok_or_else(|| ApiError::not_found("Auth credentials not set"))
@@ -425,7 +440,7 @@ impl Store {
         auth: AuthType,
         params: Value,
     ) -> Result<(), ApiError> {
-        self.instance(namespace)?;
+        instance(namespace)?;
         self.credentials
             .insert((namespace.to_owned(), auth), params);
         Ok(())
@@ -437,24 +452,9 @@ impl Store {
             .cloned()
     }
 
-    /// What Rucio's `list_files` answers for a DID; the answer is cached.
-    pub(crate) fn fetch_files(
-        &mut self,
-        namespace: &str,
-        did: &str,
-    ) -> Result<Vec<AttachedFile>, ApiError> {
-        let instance = self.instance(namespace)?;
-        let files: Vec<AttachedFile> = instance
-            .files_of(instance.lookup(did)?)
-            .into_iter()
-            .map(|file| AttachedFile {
-                did: file.did(),
-                size: file.bytes,
-            })
-            .collect();
+    pub(crate) fn cache_files(&mut self, namespace: &str, did: &str, files: Vec<AttachedFile>) {
         self.attached_files
-            .insert((namespace.to_owned(), did.to_owned()), files.clone());
-        Ok(files)
+            .insert((namespace.to_owned(), did.to_owned()), files);
     }
 
     pub(crate) fn purge_cache(&mut self) {
@@ -467,7 +467,7 @@ impl Store {
         namespace: &str,
         did: &str,
     ) -> Result<Vec<FileDetails>, ApiError> {
-        let instance = self.instance(namespace)?;
+        let instance = instance(namespace)?;
         let details = instance
             .files_of(instance.lookup(did)?)
             .into_iter()
@@ -499,7 +499,7 @@ impl Store {
 
     /// Starts replicating (or downloading) every file of a DID that is not there yet.
     pub(crate) fn make_available(&mut self, namespace: &str, did: &str) -> Result<(), ApiError> {
-        let instance = self.instance(namespace)?;
+        let instance = instance(namespace)?;
         let files: Vec<String> = instance
             .files_of(instance.lookup(did)?)
             .into_iter()
@@ -514,68 +514,12 @@ impl Store {
         Ok(())
     }
 
-    pub(crate) fn search(
-        &self,
-        namespace: &str,
-        did: &str,
-        search_type: &str,
-    ) -> Result<Vec<SearchResult>, ApiError> {
-        let instance = self.instance(namespace)?;
-        let (scope, pattern) = split_did(did)?;
-        if pattern.contains(['*', '%']) && !instance.wildcard_enabled {
-            return Err(ApiError::bad_request("wildcard_disabled"));
-        }
-        let wanted: &[DidType] = match search_type {
-            "collection" => &[DidType::Container, DidType::Dataset],
-            "container" => &[DidType::Container],
-            "dataset" => &[DidType::Dataset],
-            "file" => &[DidType::File],
-            "all" => &[DidType::Container, DidType::Dataset, DidType::File],
-            other => {
-                return Err(ApiError::bad_request(format!(
-                    "unknown search type {other:?}: use collection, container, dataset, file or all"
-                )));
-            }
-        };
-        Ok(instance
-            .dids
-            .iter()
-            .filter(|d| d.scope == scope && wanted.contains(&d.kind))
-            .filter(|d| wildcard_match(pattern, d.name))
-            .map(|d| SearchResult {
-                did: d.did(),
-                kind: d.kind,
-                size: (d.kind == DidType::File).then_some(d.bytes),
-            })
-            .collect())
-    }
-
-    pub(crate) fn scopes(&self, namespace: &str) -> Result<Vec<&'static str>, ApiError> {
-        Ok(self.instance(namespace)?.scopes.clone())
-    }
-
-    /// RSE names matching an expression; only names and wildcards, not Rucio's full RSE
-    /// expression grammar.
-    pub(crate) fn rses(
-        &self,
-        namespace: &str,
-        expression: &str,
-    ) -> Result<Vec<&'static str>, ApiError> {
-        Ok(self
-            .instance(namespace)?
-            .rses
-            .iter()
-            .copied()
-            .filter(|rse| wildcard_match(expression, rse))
-            .collect())
-    }
-
     pub(crate) fn start_upload(
         &mut self,
         namespace: &str,
         request: UploadRequest,
     ) -> Result<(), ApiError> {
-        let instance = self.instance(namespace)?;
+        let instance = instance(namespace)?;
         if request.file_paths.is_empty() {
             return Err(ApiError::bad_request("file_paths is empty"));
         }
@@ -632,7 +576,7 @@ impl Store {
     }
 
     pub(crate) fn upload_jobs(&self, namespace: &str) -> Result<Vec<UploadJobView>, ApiError> {
-        self.instance(namespace)?;
+        instance(namespace)?;
         Ok(self
             .uploads
             .iter()
@@ -642,7 +586,7 @@ impl Store {
     }
 
     fn upload_job_index(&self, namespace: &str, id: &str) -> Result<usize, ApiError> {
-        self.instance(namespace)?;
+        instance(namespace)?;
         self.uploads
             .iter()
             .position(|job| job.namespace == namespace && job.id.to_string() == id)
@@ -665,6 +609,69 @@ impl Store {
             .map_err(|_| ApiError::not_found("Logfile does not exist"))?;
         Ok(self.uploads[index].log())
     }
+}
+
+/// What Rucio's `list_files` answers for a DID.
+pub(crate) fn files(namespace: &str, did: &str) -> Result<Vec<AttachedFile>, ApiError> {
+    let instance = instance(namespace)?;
+    Ok(instance
+        .files_of(instance.lookup(did)?)
+        .into_iter()
+        .map(|file| AttachedFile {
+            did: file.did(),
+            size: file.bytes,
+        })
+        .collect())
+}
+
+pub(crate) fn search(
+    namespace: &str,
+    did: &str,
+    search_type: &str,
+) -> Result<Vec<SearchResult>, ApiError> {
+    let instance = instance(namespace)?;
+    let (scope, pattern) = split_did(did)?;
+    if pattern.contains(['*', '%']) && !instance.wildcard_enabled {
+        return Err(ApiError::bad_request("wildcard_disabled"));
+    }
+    let wanted: &[DidType] = match search_type {
+        "collection" => &[DidType::Container, DidType::Dataset],
+        "container" => &[DidType::Container],
+        "dataset" => &[DidType::Dataset],
+        "file" => &[DidType::File],
+        "all" => &[DidType::Container, DidType::Dataset, DidType::File],
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "unknown search type {other:?}: use collection, container, dataset, file or all"
+            )));
+        }
+    };
+    Ok(instance
+        .dids
+        .iter()
+        .filter(|d| d.scope == scope && wanted.contains(&d.kind))
+        .filter(|d| wildcard_match(pattern, d.name))
+        .map(|d| SearchResult {
+            did: d.did(),
+            kind: d.kind,
+            size: (d.kind == DidType::File).then_some(d.bytes),
+        })
+        .collect())
+}
+
+pub(crate) fn scopes(namespace: &str) -> Result<&'static [&'static str], ApiError> {
+    Ok(instance(namespace)?.scopes)
+}
+
+/// RSE names matching an expression; only names and wildcards, not Rucio's full RSE
+/// expression grammar.
+pub(crate) fn rses(namespace: &str, expression: &str) -> Result<Vec<&'static str>, ApiError> {
+    Ok(instance(namespace)?
+        .rses
+        .iter()
+        .copied()
+        .filter(|rse| wildcard_match(expression, rse))
+        .collect())
 }
 
 /// `~/x`, `x` and `/home/jovyan/x` all name the same file; `""` is the home directory.
