@@ -275,6 +275,14 @@ fn wildcard_match(pattern: &str, text: &str) -> bool {
     rest.ends_with(last)
 }
 
+/// Bounds the work one pattern can cause, whatever the catalogue grows to.
+fn check_length(pattern: &str) -> Result<(), ApiError> {
+    if pattern.chars().count() > crate::MAX_PATTERN_LENGTH {
+        return Err(ApiError::bad_request("pattern_too_long"));
+    }
+    Ok(())
+}
+
 #[derive(Serialize)]
 pub(crate) struct InstancesView {
     active_instance: &'static str,
@@ -631,6 +639,7 @@ pub(crate) fn search(
 ) -> Result<Vec<SearchResult>, ApiError> {
     let instance = instance(namespace)?;
     let (scope, pattern) = split_did(did)?;
+    check_length(pattern)?;
     if pattern.contains(['*', '%']) && !instance.wildcard_enabled {
         return Err(ApiError::bad_request("wildcard_disabled"));
     }
@@ -666,8 +675,9 @@ pub(crate) fn scopes(namespace: &str) -> Result<&'static [&'static str], ApiErro
 /// RSE names matching an expression; only names and wildcards, not Rucio's full RSE
 /// expression grammar.
 pub(crate) fn rses(namespace: &str, expression: &str) -> Result<Vec<&'static str>, ApiError> {
-    Ok(instance(namespace)?
-        .rses
+    let rses = instance(namespace)?.rses;
+    check_length(expression)?;
+    Ok(rses
         .iter()
         .copied()
         .filter(|rse| wildcard_match(expression, rse))

@@ -8,7 +8,7 @@ mod in_process;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use handler_metrics_demo::NAMESPACE;
+use handler_metrics_demo::{MAX_PATTERN_LENGTH, NAMESPACE};
 use handler_metrics_tests::Scrape;
 use reqwest::header::AUTHORIZATION;
 use reqwest::{Method, StatusCode};
@@ -287,5 +287,60 @@ async fn many_wildcards_are_answered_correctly_without_stalling() {
         );
         assert_eq!(now.requests - then.requests, calls, "{handler}");
         assert_eq!(now.errors - then.errors, 0.0, "{handler}");
+    }
+}
+
+/// A pattern over the bound is a 400 with a JSON error, counted like other bad requests; one at
+/// the bound (counted in characters, not bytes) is answered.
+#[tokio::test]
+async fn patterns_over_the_length_bound_are_counted_400s() {
+    let server = in_process::start(false).await;
+    let at_bound = "*".repeat(MAX_PATTERN_LENGTH);
+    let over = "*".repeat(MAX_PATTERN_LENGTH + 1);
+    let umlauts = "ü".repeat(MAX_PATTERN_LENGTH);
+    let before = server.scrape().await;
+    let too_long = [
+        format!("/list-rses?namespace=cms&expression={over}"),
+        format!("/did-search?namespace=cms&type=all&did=cms:{over}"),
+        format!(
+            "/did-search?namespace=atlas&type=all&did=user.alice:{}",
+            "a".repeat(1000)
+        ),
+    ];
+    for path in &too_long {
+        let response = server.api(Method::GET, path).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{path}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(
+            body,
+            json!({"success": false, "error": "pattern_too_long"}),
+            "{path}"
+        );
+    }
+    let accepted = [
+        (format!("/list-rses?namespace=cms&expression={at_bound}"), 3),
+        (format!("/list-rses?namespace=cms&expression={umlauts}"), 0),
+        (
+            format!("/did-search?namespace=cms&type=all&did=cms:{at_bound}"),
+            3,
+        ),
+    ];
+    for (path, count) in &accepted {
+        let response = server.api(Method::GET, path).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body.as_array().map(Vec::len), Some(*count), "{path}");
+    }
+    let after = server.scrape().await;
+    for (handler, requests, errors) in [
+        ("ListRSEsHandler::get", 3.0, 1.0),
+        ("DIDSearchHandler::get", 3.0, 2.0),
+    ] {
+        let (then, now) = (
+            before.handler_in(NAMESPACE, handler),
+            after.handler_in(NAMESPACE, handler),
+        );
+        assert_eq!(now.requests - then.requests, requests, "{handler}");
+        assert_eq!(now.errors - then.errors, errors, "{handler}");
     }
 }
