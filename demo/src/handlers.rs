@@ -12,6 +12,7 @@
 use std::convert::Infallible;
 use std::ops::Deref;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
@@ -31,22 +32,31 @@ use crate::auth::{Credentials, Token};
 use crate::error::ApiError;
 use crate::store::{self, AuthType, Store, UploadRequest};
 
-/// The server's shared state: the access token, whether `/metrics` is public, and the store.
+/// The server's shared state: the access token, whether `/metrics` is public, how long a Rucio
+/// call takes, and the store.
 #[derive(Clone)]
 pub struct App(Arc<Shared>);
 
 struct Shared {
     token: Token,
     metrics_public: bool,
+    rucio_latency: Duration,
     store: Mutex<Store>,
 }
 
 impl App {
     /// A fresh store; with `metrics_public`, `/metrics` answers without the token.
     pub fn new(token: Token, metrics_public: bool) -> App {
+        App::with_rucio_latency(token, metrics_public, crate::RUCIO_LATENCY)
+    }
+
+    /// The same, with simulated Rucio calls taking `rucio_latency` instead of
+    /// [`RUCIO_LATENCY`](crate::RUCIO_LATENCY).
+    pub fn with_rucio_latency(token: Token, metrics_public: bool, rucio_latency: Duration) -> App {
         App(Arc::new(Shared {
             token,
             metrics_public,
+            rucio_latency,
             store: Mutex::new(Store::new()),
         }))
     }
@@ -66,6 +76,11 @@ impl Request {
             credentials: Credentials::from_headers(&parts.headers),
             uri: parts.uri.clone(),
         }
+    }
+
+    /// A call to the Rucio server: here, waiting the configured latency.
+    async fn rucio_call(&self) {
+        tokio::time::sleep(self.app.0.rucio_latency).await;
     }
 
     fn query<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
@@ -165,11 +180,6 @@ fn success() -> Json<Value> {
     Json(json!({ "success": true }))
 }
 
-/// A call to the Rucio server: here, a few milliseconds of waiting.
-async fn rucio_call() {
-    tokio::time::sleep(crate::RUCIO_LATENCY).await;
-}
-
 #[derive(Deserialize)]
 struct Namespace {
     namespace: String,
@@ -266,7 +276,7 @@ impl DIDBrowserHandler {
         let files = match cached {
             Some(files) => files,
             None => {
-                rucio_call().await;
+                self.rucio_call().await;
                 let files = store::files(&query.namespace, &query.did)?;
                 self.store()
                     .cache_files(&query.namespace, &query.did, files.clone());
@@ -283,7 +293,7 @@ impl DIDDetailsHandler {
     #[prometheus_metrics]
     pub(crate) async fn get(self) -> Result<Json<Value>, ApiError> {
         let query: DidQuery = self.query()?;
-        rucio_call().await;
+        self.rucio_call().await;
         let store = self.store();
         Ok(Json(json!(
             store.did_details(&query.namespace, &query.did)?
@@ -309,7 +319,7 @@ impl DIDSearchHandler {
     #[prometheus_metrics]
     pub(crate) async fn get(self) -> Result<Json<Value>, ApiError> {
         let query: SearchQuery = self.query()?;
-        rucio_call().await;
+        self.rucio_call().await;
         Ok(Json(json!(store::search(
             &query.namespace,
             &query.did,
@@ -385,7 +395,7 @@ impl ListScopesHandler {
     #[prometheus_metrics]
     pub(crate) async fn get(self) -> Result<Json<Value>, ApiError> {
         let Namespace { namespace } = self.query()?;
-        rucio_call().await;
+        self.rucio_call().await;
         let scopes = store::scopes(&namespace)?;
         Ok(Json(json!({ "success": true, "scopes": scopes })))
     }
@@ -408,7 +418,7 @@ impl ListRSEsHandler {
     #[prometheus_metrics]
     pub(crate) async fn get(self) -> Result<Json<Value>, ApiError> {
         let query: RseQuery = self.query()?;
-        rucio_call().await;
+        self.rucio_call().await;
         // Matches the client's pattern: on the fixed catalogue, never under the store's lock.
         let rses = store::rses(&query.namespace, &query.expression)?;
         Ok(Json(json!(rses)))
