@@ -91,22 +91,24 @@ impl Did {
 }
 
 /// One configured Rucio instance and its catalogue.
-#[derive(Serialize)]
 pub(crate) struct Instance {
     name: &'static str,
     display_name: &'static str,
     mode: Mode,
-    #[serde(skip)]
     wildcard_enabled: bool,
     /// Where replicated files appear in JupyterLab.
-    #[serde(skip)]
     mount_path: &'static str,
-    #[serde(skip)]
     scopes: &'static [&'static str],
-    #[serde(skip)]
     rses: &'static [&'static str],
-    #[serde(skip)]
     dids: &'static [Did],
+}
+
+/// What `instances` shows of an instance: not its catalogue.
+#[derive(Serialize)]
+struct InstanceView {
+    name: &'static str,
+    display_name: &'static str,
+    mode: Mode,
 }
 
 /// The fixed catalogue. Nothing changes it, so it is read without the store's lock, and the
@@ -287,7 +289,7 @@ fn check_length(pattern: &str) -> Result<(), ApiError> {
 pub(crate) struct InstancesView {
     active_instance: &'static str,
     auth_type: AuthType,
-    instances: &'static [Instance],
+    instances: Vec<InstanceView>,
 }
 
 #[derive(Clone, Serialize)]
@@ -296,9 +298,17 @@ pub(crate) struct AttachedFile {
     size: u64,
 }
 
+#[derive(Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+enum ReplicaStatus {
+    NotAvailable,
+    Replicating,
+    Ok,
+}
+
 #[derive(Serialize)]
 pub(crate) struct FileDetails {
-    status: &'static str,
+    status: ReplicaStatus,
     did: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     path: Option<String>,
@@ -314,10 +324,17 @@ pub(crate) struct SearchResult {
     size: Option<u64>,
 }
 
+#[derive(Clone, Copy, Serialize)]
+#[serde(rename_all = "lowercase")]
+enum EntryKind {
+    Dir,
+    File,
+}
+
 #[derive(Serialize)]
 pub(crate) struct DirectoryItem {
     #[serde(rename = "type")]
-    kind: &'static str,
+    kind: EntryKind,
     name: String,
     path: String,
 }
@@ -358,7 +375,14 @@ pub(crate) struct UploadJobView {
     #[serde(skip_serializing_if = "Option::is_none")]
     lifetime: Option<u64>,
     pid: u64,
-    status: &'static str,
+    status: UploadStatus,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+enum UploadStatus {
+    Uploading,
+    Ok,
 }
 
 impl UploadJob {
@@ -374,7 +398,11 @@ impl UploadJob {
             lifetime: self.lifetime,
             // A fake pid: upstream runs each upload in a child process.
             pid: 40_000 + self.id,
-            status: if uploaded { "OK" } else { "UPLOADING" },
+            status: if uploaded {
+                UploadStatus::Ok
+            } else {
+                UploadStatus::Uploading
+            },
         }
     }
 
@@ -425,7 +453,14 @@ impl Store {
         InstancesView {
             active_instance: self.active_instance,
             auth_type: self.active_auth,
-            instances: &INSTANCES,
+            instances: INSTANCES
+                .iter()
+                .map(|instance| InstanceView {
+                    name: instance.name,
+                    display_name: instance.display_name,
+                    mode: instance.mode,
+                })
+                .collect(),
         }
     }
 
@@ -482,11 +517,13 @@ impl Store {
             .map(|file| {
                 let did = file.did();
                 let status = match self.replications.get(&(namespace.to_owned(), did.clone())) {
-                    None => "NOT_AVAILABLE",
-                    Some(requested) if requested.elapsed() < TRANSFER_TIME => "REPLICATING",
-                    Some(_) => "OK",
+                    None => ReplicaStatus::NotAvailable,
+                    Some(requested) if requested.elapsed() < TRANSFER_TIME => {
+                        ReplicaStatus::Replicating
+                    }
+                    Some(_) => ReplicaStatus::Ok,
                 };
-                let path = (status == "OK").then(|| {
+                let path = (status == ReplicaStatus::Ok).then(|| {
                     format!(
                         "{}/{}/{}",
                         instance.mount_path,
@@ -709,8 +746,8 @@ pub(crate) fn list_directory(path: &str) -> Option<Vec<DirectoryItem>> {
             continue;
         };
         let (name, kind) = match rest.split_once('/') {
-            Some((dir, _)) => (dir, "dir"),
-            None => (rest, "file"),
+            Some((dir, _)) => (dir, EntryKind::Dir),
+            None => (rest, EntryKind::File),
         };
         entries.insert(name.to_owned(), kind);
     }
@@ -740,6 +777,33 @@ pub(crate) fn oidc_token_expiry() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The enums and views serialize to the JSON the extension's frontend reads.
+    #[test]
+    fn statuses_kinds_and_views_keep_their_json() {
+        fn json(value: impl Serialize) -> Value {
+            serde_json::to_value(value).unwrap()
+        }
+        assert_eq!(json(ReplicaStatus::NotAvailable), "NOT_AVAILABLE");
+        assert_eq!(json(ReplicaStatus::Replicating), "REPLICATING");
+        assert_eq!(json(ReplicaStatus::Ok), "OK");
+        assert_eq!(json(UploadStatus::Uploading), "UPLOADING");
+        assert_eq!(json(UploadStatus::Ok), "OK");
+        let home = list_directory("~").unwrap();
+        let kinds: Vec<_> = home.iter().map(|item| json(item.kind)).collect();
+        assert_eq!(kinds, ["file", "dir", "dir"]);
+        assert_eq!(
+            json(Store::new().instances()),
+            serde_json::json!({
+                "active_instance": "atlas",
+                "auth_type": "oidc",
+                "instances": [
+                    {"name": "atlas", "display_name": "ATLAS", "mode": "replica"},
+                    {"name": "cms", "display_name": "CMS", "mode": "download"},
+                ],
+            })
+        );
+    }
 
     #[test]
     fn a_pattern_without_wildcards_matches_only_itself() {
