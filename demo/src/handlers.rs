@@ -12,6 +12,7 @@
 use std::convert::Infallible;
 use std::ops::Deref;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
@@ -31,22 +32,31 @@ use crate::auth::{Credentials, Token};
 use crate::error::ApiError;
 use crate::store::{self, AuthType, Store, UploadRequest};
 
-/// The server's shared state: the access token, whether `/metrics` is public, and the store.
+/// The server's shared state: the access token, whether `/metrics` is public, how long a Rucio
+/// call takes, and the store.
 #[derive(Clone)]
 pub struct App(Arc<Shared>);
 
 struct Shared {
     token: Token,
     metrics_public: bool,
+    rucio_latency: Duration,
     store: Mutex<Store>,
 }
 
 impl App {
     /// A fresh store; with `metrics_public`, `/metrics` answers without the token.
     pub fn new(token: Token, metrics_public: bool) -> App {
+        App::with_rucio_latency(token, metrics_public, crate::RUCIO_LATENCY)
+    }
+
+    /// The same, with simulated Rucio calls taking `rucio_latency` instead of
+    /// [`RUCIO_LATENCY`](crate::RUCIO_LATENCY).
+    pub fn with_rucio_latency(token: Token, metrics_public: bool, rucio_latency: Duration) -> App {
         App(Arc::new(Shared {
             token,
             metrics_public,
+            rucio_latency,
             store: Mutex::new(Store::new()),
         }))
     }
@@ -66,6 +76,11 @@ impl Request {
             credentials: Credentials::from_headers(&parts.headers),
             uri: parts.uri.clone(),
         }
+    }
+
+    /// A call to the Rucio server: here, waiting the configured latency.
+    async fn rucio_call(&self) {
+        tokio::time::sleep(self.app.0.rucio_latency).await;
     }
 
     fn query<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
@@ -165,11 +180,6 @@ fn success() -> Json<Value> {
     Json(json!({ "success": true }))
 }
 
-/// A call to the Rucio server: here, a few milliseconds of waiting.
-async fn rucio_call() {
-    tokio::time::sleep(crate::RUCIO_LATENCY).await;
-}
-
 #[derive(Deserialize)]
 struct Namespace {
     namespace: String,
@@ -259,18 +269,18 @@ impl DIDBrowserHandler {
     #[prometheus_metrics]
     pub(crate) async fn get(self) -> Result<Json<Value>, ApiError> {
         let query: DidQuery = self.query()?;
-        let cached = {
-            let store = self.store();
-            store.instance(&query.namespace)?;
-            (query.poll != "1")
-                .then(|| store.cached_files(&query.namespace, &query.did))
-                .flatten()
-        };
+        store::instance(&query.namespace)?;
+        let cached = (query.poll != "1")
+            .then(|| self.store().cached_files(&query.namespace, &query.did))
+            .flatten();
         let files = match cached {
             Some(files) => files,
             None => {
-                rucio_call().await;
-                self.store().fetch_files(&query.namespace, &query.did)?
+                self.rucio_call().await;
+                let files = store::files(&query.namespace, &query.did)?;
+                self.store()
+                    .cache_files(&query.namespace, &query.did, files.clone());
+                files
             }
         };
         Ok(Json(json!(files)))
@@ -283,7 +293,7 @@ impl DIDDetailsHandler {
     #[prometheus_metrics]
     pub(crate) async fn get(self) -> Result<Json<Value>, ApiError> {
         let query: DidQuery = self.query()?;
-        rucio_call().await;
+        self.rucio_call().await;
         let store = self.store();
         Ok(Json(json!(
             store.did_details(&query.namespace, &query.did)?
@@ -309,9 +319,8 @@ impl DIDSearchHandler {
     #[prometheus_metrics]
     pub(crate) async fn get(self) -> Result<Json<Value>, ApiError> {
         let query: SearchQuery = self.query()?;
-        rucio_call().await;
-        let store = self.store();
-        Ok(Json(json!(store.search(
+        self.rucio_call().await;
+        Ok(Json(json!(store::search(
             &query.namespace,
             &query.did,
             &query.search_type
@@ -370,7 +379,7 @@ impl OIDCAuthCheckHandler {
     #[prometheus_metrics(skip)]
     pub(crate) async fn get(self) -> Result<Json<Value>, ApiError> {
         let Namespace { namespace } = self.query()?;
-        self.store().instance(&namespace)?;
+        store::instance(&namespace)?;
         Ok(Json(json!({
             "success": true,
             "oidc_auth": "file",
@@ -386,8 +395,8 @@ impl ListScopesHandler {
     #[prometheus_metrics]
     pub(crate) async fn get(self) -> Result<Json<Value>, ApiError> {
         let Namespace { namespace } = self.query()?;
-        rucio_call().await;
-        let scopes = self.store().scopes(&namespace)?;
+        self.rucio_call().await;
+        let scopes = store::scopes(&namespace)?;
         Ok(Json(json!({ "success": true, "scopes": scopes })))
     }
 }
@@ -409,8 +418,9 @@ impl ListRSEsHandler {
     #[prometheus_metrics]
     pub(crate) async fn get(self) -> Result<Json<Value>, ApiError> {
         let query: RseQuery = self.query()?;
-        rucio_call().await;
-        let rses = self.store().rses(&query.namespace, &query.expression)?;
+        self.rucio_call().await;
+        // Matches the client's pattern: on the fixed catalogue, never under the store's lock.
+        let rses = store::rses(&query.namespace, &query.expression)?;
         Ok(Json(json!(rses)))
     }
 }
@@ -500,5 +510,83 @@ impl MetricsHandler {
     pub(crate) async fn get(self) -> Result<impl IntoResponse, ApiError> {
         let content_type = HeaderValue::from_static(runtime::CONTENT_TYPE);
         Ok(([(CONTENT_TYPE, content_type)], runtime::gather()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use reqwest::header::AUTHORIZATION;
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    /// With the store's lock held, the routes that match a client's pattern still answer, so
+    /// matching never waits for that lock nor holds it; a route that needs the store waits.
+    #[tokio::test]
+    #[expect(
+        clippy::await_holding_lock,
+        reason = "the lock is held on purpose; the server runs on other threads"
+    )]
+    async fn pattern_routes_answer_while_the_store_is_locked() {
+        let app = App::new(Token::new("t").unwrap(), false);
+        let base = format!("http://{}{}", serve(app.clone()), crate::API_PREFIX);
+        let client = reqwest::Client::new();
+        let get = |path: &str, timeout| {
+            client
+                .get(format!("{base}{path}"))
+                .header(AUTHORIZATION, "token t")
+                .timeout(timeout)
+                .send()
+        };
+
+        let locked = app.0.store.lock().unwrap();
+        let rses = get(
+            "/list-rses?namespace=cms&expression=T2_*",
+            Duration::from_secs(5),
+        )
+        .await
+        .expect("list-rses answers while the store is locked");
+        assert_eq!(
+            rses.json::<Value>().await.unwrap(),
+            json!(["T2_CH_CERN", "T2_DE_DESY"])
+        );
+        let search = get(
+            "/did-search?namespace=cms&did=user.bob:*&type=all",
+            Duration::from_secs(5),
+        )
+        .await
+        .expect("did-search answers while the store is locked");
+        assert_eq!(
+            search.json::<Value>().await.unwrap()[0]["did"],
+            "user.bob:user.bob.skim.root"
+        );
+        let jobs = get("/upload/jobs?namespace=cms", Duration::from_millis(300)).await;
+        assert!(
+            jobs.is_err_and(|error| error.is_timeout()),
+            "upload/jobs answered without the store"
+        );
+        drop(locked);
+    }
+
+    /// Serves `app` on its own runtime and threads, so that a handler blocked on the lock
+    /// cannot stall the client's runtime; returns the address.
+    fn serve(app: App) -> std::net::SocketAddr {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let listener = TcpListener::from_std(listener).unwrap();
+                axum::serve(listener, crate::router(app)).await
+            })
+        });
+        addr
     }
 }

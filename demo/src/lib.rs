@@ -35,8 +35,12 @@ pub const API_PREFIX: &str = "/rucio-jupyterlab";
 /// Largest accepted request body. The extension's bodies are a few hundred bytes.
 pub const BODY_LIMIT: usize = 64 * 1024;
 
-/// How long one simulated Rucio call takes. The handlers that call Rucio (`files`, `did`,
-/// `did-search`, `list-scopes`, `list-rses`) await it, so their latency is real.
+/// Longest `did-search` or `list-rses` pattern accepted, in characters: longer than any Rucio DID
+/// or RSE name. Longer ones get 400 `pattern_too_long`.
+pub const MAX_PATTERN_LENGTH: usize = 256;
+
+/// How long one simulated Rucio call takes unless configured. The handlers that call Rucio
+/// (`files`, `did`, `did-search`, `list-scopes`, `list-rses`) await it, so their latency is real.
 pub const RUCIO_LATENCY: Duration = Duration::from_millis(5);
 
 /// The git revision the binary was built from, or `unknown` (see `build.rs`).

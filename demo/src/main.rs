@@ -4,25 +4,54 @@
 use std::error::Error;
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use handler_metrics_demo::{self as demo, App, Token};
 use tokio::net::TcpListener;
+use tokio::sync::oneshot;
 
 const USAGE: &str = "\
 usage: handler-metrics-demo [--addr HOST:PORT] [--token TOKEN] [--metrics-public]
+                            [--shutdown-timeout SECONDS] [--rucio-latency-ms MS]
 
-  --addr HOST:PORT   where to listen (env DEMO_ADDR; default 127.0.0.1:8888; port 0: any free one)
-  --token TOKEN      the access token (env DEMO_TOKEN; default: a random one, printed)
-  --metrics-public   serve /metrics without the token
+  --addr HOST:PORT            where to listen (env DEMO_ADDR; default 127.0.0.1:8888; port 0:
+                              any free one)
+  --token TOKEN               the access token (env DEMO_TOKEN; default: a random one, printed)
+  --metrics-public            serve /metrics without the token
+  --shutdown-timeout SECONDS  after Ctrl-C or SIGTERM, how long requests in flight may take
+                              before the server exits anyway, with status 1
+                              (env DEMO_SHUTDOWN_TIMEOUT; default 10)
+  --rucio-latency-ms MS       how long a simulated Rucio call takes (env DEMO_RUCIO_LATENCY_MS;
+                              default 5)
 ";
 
 const DEFAULT_ADDR: &str = "127.0.0.1:8888";
+
+const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, PartialEq)]
 struct Args {
     addr: String,
     token: Option<String>,
     metrics_public: bool,
+    shutdown_timeout: Duration,
+    rucio_latency: Duration,
+}
+
+/// `source` (a flag or a variable) names the culprit in the error.
+fn seconds(source: &str, value: &str) -> Result<Duration, String> {
+    value
+        .parse()
+        .ok()
+        .and_then(|seconds| Duration::try_from_secs_f64(seconds).ok())
+        .ok_or_else(|| format!("{source} needs a number of seconds, got {value:?}"))
+}
+
+fn milliseconds(source: &str, value: &str) -> Result<Duration, String> {
+    value
+        .parse()
+        .map(Duration::from_millis)
+        .map_err(|_| format!("{source} needs a whole number of milliseconds, got {value:?}"))
 }
 
 /// `Ok(None)` means `--help`. Flags win over the environment.
@@ -34,6 +63,14 @@ fn parse_args(
         addr: env("DEMO_ADDR").unwrap_or_else(|| DEFAULT_ADDR.to_owned()),
         token: env("DEMO_TOKEN"),
         metrics_public: false,
+        shutdown_timeout: env("DEMO_SHUTDOWN_TIMEOUT")
+            .map(|value| seconds("DEMO_SHUTDOWN_TIMEOUT", &value))
+            .transpose()?
+            .unwrap_or(DEFAULT_SHUTDOWN_TIMEOUT),
+        rucio_latency: env("DEMO_RUCIO_LATENCY_MS")
+            .map(|value| milliseconds("DEMO_RUCIO_LATENCY_MS", &value))
+            .transpose()?
+            .unwrap_or(demo::RUCIO_LATENCY),
     };
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -51,6 +88,8 @@ fn parse_args(
             "--addr" => parsed.addr = value()?,
             "--token" => parsed.token = Some(value()?),
             "--metrics-public" if inline_value.is_none() => parsed.metrics_public = true,
+            "--shutdown-timeout" => parsed.shutdown_timeout = seconds(&flag, &value()?)?,
+            "--rucio-latency-ms" => parsed.rucio_latency = milliseconds(&flag, &value()?)?,
             "-h" | "--help" => return Ok(None),
             _ => return Err(format!("unexpected argument {flag:?}")),
         }
@@ -58,8 +97,7 @@ fn parse_args(
     Ok(Some(parsed))
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let args = match parse_args(std::env::args().skip(1), |name| std::env::var(name).ok()) {
         Ok(Some(args)) => args,
         Ok(None) => {
@@ -71,7 +109,17 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match run(args).await {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(run(args));
+    // Requests still running past the shutdown deadline are abandoned, not waited for.
+    runtime.shutdown_background();
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error}");
@@ -89,16 +137,32 @@ async fn run(args: Args) -> Result<(), Box<dyn Error + Send + Sync>> {
     let listener = TcpListener::bind(&args.addr)
         .await
         .map_err(|error| format!("cannot listen on {}: {error}", args.addr))?;
-    print_banner(listener.local_addr()?, &token, args.metrics_public);
-    let app = demo::router(App::new(token, args.metrics_public));
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    let addr = listener.local_addr()?;
+    print_banner(addr, &token, args.metrics_public, args.shutdown_timeout);
+    let app = App::with_rucio_latency(token, args.metrics_public, args.rucio_latency);
+    let (signalled, on_signal) = oneshot::channel();
+    let server = axum::serve(listener, demo::router(app))
+        .with_graceful_shutdown(async {
+            shutdown_signal().await;
+            let _ = signalled.send(());
+        })
+        .into_future();
+    let mut server = std::pin::pin!(server);
+    tokio::select! {
+        result = &mut server => result?,
+        Ok(()) = on_signal => {
+            let deadline = args.shutdown_timeout;
+            eprintln!("shutting down: waiting up to {deadline:?} for the requests in flight");
+            tokio::time::timeout(deadline, server).await.map_err(|_| {
+                format!("requests still in flight after the {deadline:?} deadline; stopped anyway")
+            })??;
+        }
+    }
     eprintln!("stopped");
     Ok(())
 }
 
-fn print_banner(addr: SocketAddr, token: &Token, metrics_public: bool) {
+fn print_banner(addr: SocketAddr, token: &Token, metrics_public: bool, shutdown_timeout: Duration) {
     let base = format!("http://{addr}");
     let api = demo::API_PREFIX;
     let metrics_access = if metrics_public {
@@ -113,7 +177,10 @@ fn print_banner(addr: SocketAddr, token: &Token, metrics_public: bool) {
     println!("  metrics: {base}/metrics ({metrics_access})");
     println!("  token:   {}", token.as_str());
     println!("  try:     curl -H '{header}' {base}{api}/instances");
-    println!("Ctrl-C or SIGTERM stops the server after the requests in flight.");
+    println!(
+        "Ctrl-C or SIGTERM stops the server after the requests in flight, or after \
+         {shutdown_timeout:?}."
+    );
 }
 
 /// Resolves on Ctrl-C or SIGTERM; `axum::serve` then stops accepting and drains.
@@ -143,7 +210,6 @@ async fn shutdown_signal() {
         () = ctrl_c => {}
         () = terminate => {}
     }
-    eprintln!("shutting down");
 }
 
 #[cfg(test)]
@@ -168,15 +234,32 @@ mod tests {
             Args {
                 addr: DEFAULT_ADDR.to_owned(),
                 token: None,
-                metrics_public: false
+                metrics_public: false,
+                shutdown_timeout: Duration::from_secs(10),
+                rucio_latency: Duration::from_millis(5),
             }
         );
-        let env = [("DEMO_ADDR", "0.0.0.0:9000"), ("DEMO_TOKEN", "from-env")];
+        let env = [
+            ("DEMO_ADDR", "0.0.0.0:9000"),
+            ("DEMO_TOKEN", "from-env"),
+            ("DEMO_SHUTDOWN_TIMEOUT", "2.5"),
+            ("DEMO_RUCIO_LATENCY_MS", "40"),
+        ];
         let from_env = parse(&[], &env).unwrap().unwrap();
         assert_eq!(from_env.addr, "0.0.0.0:9000");
         assert_eq!(from_env.token.as_deref(), Some("from-env"));
+        assert_eq!(from_env.shutdown_timeout, Duration::from_millis(2500));
+        assert_eq!(from_env.rucio_latency, Duration::from_millis(40));
         let flags = parse(
-            &["--addr", "127.0.0.1:0", "--token=t", "--metrics-public"],
+            &[
+                "--addr",
+                "127.0.0.1:0",
+                "--token=t",
+                "--metrics-public",
+                "--shutdown-timeout",
+                "0",
+                "--rucio-latency-ms=60000",
+            ],
             &env,
         )
         .unwrap()
@@ -186,7 +269,9 @@ mod tests {
             Args {
                 addr: "127.0.0.1:0".to_owned(),
                 token: Some("t".to_owned()),
-                metrics_public: true
+                metrics_public: true,
+                shutdown_timeout: Duration::ZERO,
+                rucio_latency: Duration::from_secs(60),
             }
         );
     }
@@ -201,5 +286,28 @@ mod tests {
         );
         assert!(parse(&["--port", "1"], &[]).is_err());
         assert!(parse(&["--metrics-public=yes"], &[]).is_err());
+    }
+
+    #[test]
+    fn bad_durations_are_errors_naming_their_source() {
+        for value in ["", "ten", "-1", "NaN", "inf", "1e30"] {
+            let error = parse(&["--shutdown-timeout", value], &[]).unwrap_err();
+            assert!(error.starts_with("--shutdown-timeout needs"), "{error}");
+            let env = [("DEMO_SHUTDOWN_TIMEOUT", value)];
+            let error = parse(&[], &env).unwrap_err();
+            assert!(error.starts_with("DEMO_SHUTDOWN_TIMEOUT needs"), "{error}");
+        }
+        for value in ["", "1.5", "-5", "5ms", "99999999999999999999"] {
+            let error = parse(&[&format!("--rucio-latency-ms={value}")], &[]).unwrap_err();
+            assert!(error.starts_with("--rucio-latency-ms needs"), "{error}");
+            let env = [("DEMO_RUCIO_LATENCY_MS", value)];
+            let error = parse(&[], &env).unwrap_err();
+            assert!(error.starts_with("DEMO_RUCIO_LATENCY_MS needs"), "{error}");
+        }
+        assert!(
+            parse(&["--shutdown-timeout"], &[])
+                .unwrap_err()
+                .contains("needs a value")
+        );
     }
 }

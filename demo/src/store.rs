@@ -56,26 +56,32 @@ struct Did {
     /// Size in bytes, for files.
     bytes: u64,
     /// `scope:name` of the DIDs attached to a collection.
-    children: Vec<&'static str>,
+    children: &'static [&'static str],
 }
 
 impl Did {
-    fn file(did: &'static str, bytes: u64) -> Did {
-        let (scope, name) = did.split_once(':').expect("fake DIDs are scope:name");
+    const fn file(scope: &'static str, name: &'static str, bytes: u64) -> Did {
         Did {
             scope,
             name,
             kind: DidType::File,
             bytes,
-            children: Vec::new(),
+            children: &[],
         }
     }
 
-    fn collection(did: &'static str, kind: DidType, children: Vec<&'static str>) -> Did {
+    const fn collection(
+        scope: &'static str,
+        name: &'static str,
+        kind: DidType,
+        children: &'static [&'static str],
+    ) -> Did {
         Did {
+            scope,
+            name,
             kind,
+            bytes: 0,
             children,
-            ..Did::file(did, 0)
         }
     }
 
@@ -85,121 +91,140 @@ impl Did {
 }
 
 /// One configured Rucio instance and its catalogue.
-#[derive(Serialize)]
 pub(crate) struct Instance {
     name: &'static str,
     display_name: &'static str,
     mode: Mode,
-    #[serde(skip)]
     wildcard_enabled: bool,
     /// Where replicated files appear in JupyterLab.
-    #[serde(skip)]
     mount_path: &'static str,
-    #[serde(skip)]
-    scopes: Vec<&'static str>,
-    #[serde(skip)]
-    rses: Vec<&'static str>,
-    #[serde(skip)]
-    dids: Vec<Did>,
+    scopes: &'static [&'static str],
+    rses: &'static [&'static str],
+    dids: &'static [Did],
+}
+
+/// What `instances` shows of an instance: not its catalogue.
+#[derive(Serialize)]
+struct InstanceView {
+    name: &'static str,
+    display_name: &'static str,
+    mode: Mode,
+}
+
+/// The fixed catalogue. Nothing changes it, so it is read without the store's lock, and the
+/// work a client's pattern causes never holds that lock.
+static INSTANCES: [Instance; 2] = [
+    Instance {
+        name: "atlas",
+        display_name: "ATLAS",
+        mode: Mode::Replica,
+        wildcard_enabled: false,
+        mount_path: "/eos/rucio",
+        scopes: &["data18_13TeV", "mc16_13TeV", "user.alice"],
+        rses: &[
+            "CERN-PROD_DATADISK",
+            "CERN-PROD_SCRATCHDISK",
+            "BNL-OSG2_DATADISK",
+            "DESY-HH_LOCALGROUPDISK",
+        ],
+        dids: &[
+            Did::collection(
+                "data18_13TeV",
+                "data18_13TeV.00348885.physics_Main.deriv.DAOD_PHYS",
+                DidType::Dataset,
+                &[
+                    "data18_13TeV:DAOD_PHYS.24125987._000001.pool.root.1",
+                    "data18_13TeV:DAOD_PHYS.24125987._000002.pool.root.1",
+                    "data18_13TeV:DAOD_PHYS.24125987._000003.pool.root.1",
+                ],
+            ),
+            Did::file(
+                "data18_13TeV",
+                "DAOD_PHYS.24125987._000001.pool.root.1",
+                2_147_483_648,
+            ),
+            Did::file(
+                "data18_13TeV",
+                "DAOD_PHYS.24125987._000002.pool.root.1",
+                1_932_735_283,
+            ),
+            Did::file(
+                "data18_13TeV",
+                "DAOD_PHYS.24125987._000003.pool.root.1",
+                805_306_368,
+            ),
+            Did::collection(
+                "mc16_13TeV",
+                "mc16_13TeV.410470.PhPy8EG_A14_ttbar.deriv.DAOD_PHYS",
+                DidType::Dataset,
+                &[
+                    "mc16_13TeV:DAOD_PHYS.19279112._000001.pool.root.1",
+                    "mc16_13TeV:DAOD_PHYS.19279112._000002.pool.root.1",
+                ],
+            ),
+            Did::file(
+                "mc16_13TeV",
+                "DAOD_PHYS.19279112._000001.pool.root.1",
+                3_221_225_472,
+            ),
+            Did::file(
+                "mc16_13TeV",
+                "DAOD_PHYS.19279112._000002.pool.root.1",
+                2_684_354_560,
+            ),
+            Did::collection(
+                "user.alice",
+                "user.alice.ttbar.v1",
+                DidType::Container,
+                &[
+                    "data18_13TeV:data18_13TeV.00348885.physics_Main.deriv.DAOD_PHYS",
+                    "mc16_13TeV:mc16_13TeV.410470.PhPy8EG_A14_ttbar.deriv.DAOD_PHYS",
+                ],
+            ),
+            Did::file("user.alice", "user.alice.hist.root", 52_428_800),
+        ],
+    },
+    Instance {
+        name: "cms",
+        display_name: "CMS",
+        mode: Mode::Download,
+        wildcard_enabled: true,
+        mount_path: "/home/jovyan/rucio",
+        scopes: &["cms", "user.bob"],
+        rses: &["T1_US_FNAL_Disk", "T2_CH_CERN", "T2_DE_DESY"],
+        dids: &[
+            Did::collection(
+                "cms",
+                "/DoubleMuon/Run2018A-UL2018_MiniAODv2-v1/MINIAOD",
+                DidType::Dataset,
+                &[
+                    "cms:/store/data/Run2018A/DoubleMuon/MINIAOD/UL2018_MiniAODv2-v1/0001.root",
+                    "cms:/store/data/Run2018A/DoubleMuon/MINIAOD/UL2018_MiniAODv2-v1/0002.root",
+                ],
+            ),
+            Did::file(
+                "cms",
+                "/store/data/Run2018A/DoubleMuon/MINIAOD/UL2018_MiniAODv2-v1/0001.root",
+                3_758_096_384,
+            ),
+            Did::file(
+                "cms",
+                "/store/data/Run2018A/DoubleMuon/MINIAOD/UL2018_MiniAODv2-v1/0002.root",
+                3_489_660_928,
+            ),
+            Did::file("user.bob", "user.bob.skim.root", 104_857_600),
+        ],
+    },
+];
+
+pub(crate) fn instance(namespace: &str) -> Result<&'static Instance, ApiError> {
+    INSTANCES
+        .iter()
+        .find(|instance| instance.name == namespace)
+        .ok_or_else(|| ApiError::not_found(format!("unknown Rucio instance {namespace:?}")))
 }
 
 impl Instance {
-    fn atlas() -> Instance {
-        let dataset = "data18_13TeV:data18_13TeV.00348885.physics_Main.deriv.DAOD_PHYS";
-        let mc = "mc16_13TeV:mc16_13TeV.410470.PhPy8EG_A14_ttbar.deriv.DAOD_PHYS";
-        Instance {
-            name: "atlas",
-            display_name: "ATLAS",
-            mode: Mode::Replica,
-            wildcard_enabled: false,
-            mount_path: "/eos/rucio",
-            scopes: vec!["data18_13TeV", "mc16_13TeV", "user.alice"],
-            rses: vec![
-                "CERN-PROD_DATADISK",
-                "CERN-PROD_SCRATCHDISK",
-                "BNL-OSG2_DATADISK",
-                "DESY-HH_LOCALGROUPDISK",
-            ],
-            dids: vec![
-                Did::collection(
-                    dataset,
-                    DidType::Dataset,
-                    vec![
-                        "data18_13TeV:DAOD_PHYS.24125987._000001.pool.root.1",
-                        "data18_13TeV:DAOD_PHYS.24125987._000002.pool.root.1",
-                        "data18_13TeV:DAOD_PHYS.24125987._000003.pool.root.1",
-                    ],
-                ),
-                Did::file(
-                    "data18_13TeV:DAOD_PHYS.24125987._000001.pool.root.1",
-                    2_147_483_648,
-                ),
-                Did::file(
-                    "data18_13TeV:DAOD_PHYS.24125987._000002.pool.root.1",
-                    1_932_735_283,
-                ),
-                Did::file(
-                    "data18_13TeV:DAOD_PHYS.24125987._000003.pool.root.1",
-                    805_306_368,
-                ),
-                Did::collection(
-                    mc,
-                    DidType::Dataset,
-                    vec![
-                        "mc16_13TeV:DAOD_PHYS.19279112._000001.pool.root.1",
-                        "mc16_13TeV:DAOD_PHYS.19279112._000002.pool.root.1",
-                    ],
-                ),
-                Did::file(
-                    "mc16_13TeV:DAOD_PHYS.19279112._000001.pool.root.1",
-                    3_221_225_472,
-                ),
-                Did::file(
-                    "mc16_13TeV:DAOD_PHYS.19279112._000002.pool.root.1",
-                    2_684_354_560,
-                ),
-                Did::collection(
-                    "user.alice:user.alice.ttbar.v1",
-                    DidType::Container,
-                    vec![dataset, mc],
-                ),
-                Did::file("user.alice:user.alice.hist.root", 52_428_800),
-            ],
-        }
-    }
-
-    fn cms() -> Instance {
-        let dataset = "cms:/DoubleMuon/Run2018A-UL2018_MiniAODv2-v1/MINIAOD";
-        Instance {
-            name: "cms",
-            display_name: "CMS",
-            mode: Mode::Download,
-            wildcard_enabled: true,
-            mount_path: "/home/jovyan/rucio",
-            scopes: vec!["cms", "user.bob"],
-            rses: vec!["T1_US_FNAL_Disk", "T2_CH_CERN", "T2_DE_DESY"],
-            dids: vec![
-                Did::collection(
-                    dataset,
-                    DidType::Dataset,
-                    vec![
-                        "cms:/store/data/Run2018A/DoubleMuon/MINIAOD/UL2018_MiniAODv2-v1/0001.root",
-                        "cms:/store/data/Run2018A/DoubleMuon/MINIAOD/UL2018_MiniAODv2-v1/0002.root",
-                    ],
-                ),
-                Did::file(
-                    "cms:/store/data/Run2018A/DoubleMuon/MINIAOD/UL2018_MiniAODv2-v1/0001.root",
-                    3_758_096_384,
-                ),
-                Did::file(
-                    "cms:/store/data/Run2018A/DoubleMuon/MINIAOD/UL2018_MiniAODv2-v1/0002.root",
-                    3_489_660_928,
-                ),
-                Did::file("user.bob:user.bob.skim.root", 104_857_600),
-            ],
-        }
-    }
-
     fn lookup(&self, did: &str) -> Result<&Did, ApiError> {
         let (scope, name) = split_did(did)?;
         self.dids
@@ -230,28 +255,41 @@ fn split_did(did: &str) -> Result<(&str, &str), ApiError> {
     }
 }
 
-/// Rucio's wildcards: `*` (and SQL's `%`) match any run of characters.
+/// Rucio's wildcards: `*` (and SQL's `%`) match any run of characters, and nothing else is
+/// special. Linear time, so a client's pattern cannot stall the server: the text between
+/// wildcards must start the name, end it, and appear in order in between, and taking each middle
+/// piece's leftmost occurrence never rules out a match that a later one would allow.
 fn wildcard_match(pattern: &str, text: &str) -> bool {
-    match pattern.chars().next() {
-        None => text.is_empty(),
-        Some('*' | '%') => {
-            let rest = &pattern[1..];
-            text.char_indices()
-                .map(|(index, _)| index)
-                .chain([text.len()])
-                .any(|index| wildcard_match(rest, &text[index..]))
+    let mut pieces = pattern.split(['*', '%']);
+    let first = pieces.next().unwrap_or_default();
+    let Some(mut rest) = text.strip_prefix(first) else {
+        return false;
+    };
+    let Some(last) = pieces.next_back() else {
+        return rest.is_empty();
+    };
+    for piece in pieces {
+        match rest.find(piece) {
+            Some(start) => rest = &rest[start + piece.len()..],
+            None => return false,
         }
-        Some(c) => text
-            .strip_prefix(c)
-            .is_some_and(|text| wildcard_match(&pattern[c.len_utf8()..], text)),
     }
+    rest.ends_with(last)
+}
+
+/// Bounds the work one pattern can cause, whatever the catalogue grows to.
+fn check_length(pattern: &str) -> Result<(), ApiError> {
+    if pattern.chars().count() > crate::MAX_PATTERN_LENGTH {
+        return Err(ApiError::bad_request("pattern_too_long"));
+    }
+    Ok(())
 }
 
 #[derive(Serialize)]
-pub(crate) struct InstancesView<'a> {
-    active_instance: &'a str,
+pub(crate) struct InstancesView {
+    active_instance: &'static str,
     auth_type: AuthType,
-    instances: &'a [Instance],
+    instances: Vec<InstanceView>,
 }
 
 #[derive(Clone, Serialize)]
@@ -260,9 +298,17 @@ pub(crate) struct AttachedFile {
     size: u64,
 }
 
+#[derive(Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+enum ReplicaStatus {
+    NotAvailable,
+    Replicating,
+    Ok,
+}
+
 #[derive(Serialize)]
 pub(crate) struct FileDetails {
-    status: &'static str,
+    status: ReplicaStatus,
     did: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     path: Option<String>,
@@ -278,10 +324,17 @@ pub(crate) struct SearchResult {
     size: Option<u64>,
 }
 
+#[derive(Clone, Copy, Serialize)]
+#[serde(rename_all = "lowercase")]
+enum EntryKind {
+    Dir,
+    File,
+}
+
 #[derive(Serialize)]
 pub(crate) struct DirectoryItem {
     #[serde(rename = "type")]
-    kind: &'static str,
+    kind: EntryKind,
     name: String,
     path: String,
 }
@@ -322,7 +375,14 @@ pub(crate) struct UploadJobView {
     #[serde(skip_serializing_if = "Option::is_none")]
     lifetime: Option<u64>,
     pid: u64,
-    status: &'static str,
+    status: UploadStatus,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+enum UploadStatus {
+    Uploading,
+    Ok,
 }
 
 impl UploadJob {
@@ -338,7 +398,11 @@ impl UploadJob {
             lifetime: self.lifetime,
             // A fake pid: upstream runs each upload in a child process.
             pid: 40_000 + self.id,
-            status: if uploaded { "OK" } else { "UPLOADING" },
+            status: if uploaded {
+                UploadStatus::Ok
+            } else {
+                UploadStatus::Uploading
+            },
         }
     }
 
@@ -359,8 +423,8 @@ impl UploadJob {
     }
 }
 
+/// What changes while the server runs; behind the app's one lock.
 pub(crate) struct Store {
-    instances: Vec<Instance>,
     active_instance: &'static str,
     active_auth: AuthType,
     credentials: HashMap<(String, AuthType), Value>,
@@ -375,7 +439,6 @@ pub(crate) struct Store {
 impl Store {
     pub(crate) fn new() -> Store {
         Store {
-            instances: vec![Instance::atlas(), Instance::cms()],
             active_instance: "atlas",
             active_auth: AuthType::Oidc,
             credentials: HashMap::new(),
@@ -386,29 +449,29 @@ impl Store {
         }
     }
 
-    pub(crate) fn instance(&self, namespace: &str) -> Result<&Instance, ApiError> {
-        self.instances
-            .iter()
-            .find(|instance| instance.name == namespace)
-            .ok_or_else(|| ApiError::not_found(format!("unknown Rucio instance {namespace:?}")))
-    }
-
-    pub(crate) fn instances(&self) -> InstancesView<'_> {
+    pub(crate) fn instances(&self) -> InstancesView {
         InstancesView {
             active_instance: self.active_instance,
             auth_type: self.active_auth,
-            instances: &self.instances,
+            instances: INSTANCES
+                .iter()
+                .map(|instance| InstanceView {
+                    name: instance.name,
+                    display_name: instance.display_name,
+                    mode: instance.mode,
+                })
+                .collect(),
         }
     }
 
     pub(crate) fn set_active(&mut self, namespace: &str, auth: AuthType) -> Result<(), ApiError> {
-        self.active_instance = self.instance(namespace)?.name;
+        self.active_instance = instance(namespace)?.name;
         self.active_auth = auth;
         Ok(())
     }
 
     pub(crate) fn credentials(&self, namespace: &str, auth: AuthType) -> Result<&Value, ApiError> {
-        self.instance(namespace)?;
+        instance(namespace)?;
         self.credentials
             .get(&(namespace.to_owned(), auth))
             .ok_or_else(|| ApiError::not_found("Auth credentials not set"))
@@ -420,7 +483,7 @@ impl Store {
         auth: AuthType,
         params: Value,
     ) -> Result<(), ApiError> {
-        self.instance(namespace)?;
+        instance(namespace)?;
         self.credentials
             .insert((namespace.to_owned(), auth), params);
         Ok(())
@@ -432,24 +495,9 @@ impl Store {
             .cloned()
     }
 
-    /// What Rucio's `list_files` answers for a DID; the answer is cached.
-    pub(crate) fn fetch_files(
-        &mut self,
-        namespace: &str,
-        did: &str,
-    ) -> Result<Vec<AttachedFile>, ApiError> {
-        let instance = self.instance(namespace)?;
-        let files: Vec<AttachedFile> = instance
-            .files_of(instance.lookup(did)?)
-            .into_iter()
-            .map(|file| AttachedFile {
-                did: file.did(),
-                size: file.bytes,
-            })
-            .collect();
+    pub(crate) fn cache_files(&mut self, namespace: &str, did: &str, files: Vec<AttachedFile>) {
         self.attached_files
-            .insert((namespace.to_owned(), did.to_owned()), files.clone());
-        Ok(files)
+            .insert((namespace.to_owned(), did.to_owned()), files);
     }
 
     pub(crate) fn purge_cache(&mut self) {
@@ -462,18 +510,20 @@ impl Store {
         namespace: &str,
         did: &str,
     ) -> Result<Vec<FileDetails>, ApiError> {
-        let instance = self.instance(namespace)?;
+        let instance = instance(namespace)?;
         let details = instance
             .files_of(instance.lookup(did)?)
             .into_iter()
             .map(|file| {
                 let did = file.did();
                 let status = match self.replications.get(&(namespace.to_owned(), did.clone())) {
-                    None => "NOT_AVAILABLE",
-                    Some(requested) if requested.elapsed() < TRANSFER_TIME => "REPLICATING",
-                    Some(_) => "OK",
+                    None => ReplicaStatus::NotAvailable,
+                    Some(requested) if requested.elapsed() < TRANSFER_TIME => {
+                        ReplicaStatus::Replicating
+                    }
+                    Some(_) => ReplicaStatus::Ok,
                 };
-                let path = (status == "OK").then(|| {
+                let path = (status == ReplicaStatus::Ok).then(|| {
                     format!(
                         "{}/{}/{}",
                         instance.mount_path,
@@ -494,7 +544,7 @@ impl Store {
 
     /// Starts replicating (or downloading) every file of a DID that is not there yet.
     pub(crate) fn make_available(&mut self, namespace: &str, did: &str) -> Result<(), ApiError> {
-        let instance = self.instance(namespace)?;
+        let instance = instance(namespace)?;
         let files: Vec<String> = instance
             .files_of(instance.lookup(did)?)
             .into_iter()
@@ -509,68 +559,12 @@ impl Store {
         Ok(())
     }
 
-    pub(crate) fn search(
-        &self,
-        namespace: &str,
-        did: &str,
-        search_type: &str,
-    ) -> Result<Vec<SearchResult>, ApiError> {
-        let instance = self.instance(namespace)?;
-        let (scope, pattern) = split_did(did)?;
-        if pattern.contains(['*', '%']) && !instance.wildcard_enabled {
-            return Err(ApiError::bad_request("wildcard_disabled"));
-        }
-        let wanted: &[DidType] = match search_type {
-            "collection" => &[DidType::Container, DidType::Dataset],
-            "container" => &[DidType::Container],
-            "dataset" => &[DidType::Dataset],
-            "file" => &[DidType::File],
-            "all" => &[DidType::Container, DidType::Dataset, DidType::File],
-            other => {
-                return Err(ApiError::bad_request(format!(
-                    "unknown search type {other:?}: use collection, container, dataset, file or all"
-                )));
-            }
-        };
-        Ok(instance
-            .dids
-            .iter()
-            .filter(|d| d.scope == scope && wanted.contains(&d.kind))
-            .filter(|d| wildcard_match(pattern, d.name))
-            .map(|d| SearchResult {
-                did: d.did(),
-                kind: d.kind,
-                size: (d.kind == DidType::File).then_some(d.bytes),
-            })
-            .collect())
-    }
-
-    pub(crate) fn scopes(&self, namespace: &str) -> Result<Vec<&'static str>, ApiError> {
-        Ok(self.instance(namespace)?.scopes.clone())
-    }
-
-    /// RSE names matching an expression; only names and wildcards, not Rucio's full RSE
-    /// expression grammar.
-    pub(crate) fn rses(
-        &self,
-        namespace: &str,
-        expression: &str,
-    ) -> Result<Vec<&'static str>, ApiError> {
-        Ok(self
-            .instance(namespace)?
-            .rses
-            .iter()
-            .copied()
-            .filter(|rse| wildcard_match(expression, rse))
-            .collect())
-    }
-
     pub(crate) fn start_upload(
         &mut self,
         namespace: &str,
         request: UploadRequest,
     ) -> Result<(), ApiError> {
-        let instance = self.instance(namespace)?;
+        let instance = instance(namespace)?;
         if request.file_paths.is_empty() {
             return Err(ApiError::bad_request("file_paths is empty"));
         }
@@ -627,7 +621,7 @@ impl Store {
     }
 
     pub(crate) fn upload_jobs(&self, namespace: &str) -> Result<Vec<UploadJobView>, ApiError> {
-        self.instance(namespace)?;
+        instance(namespace)?;
         Ok(self
             .uploads
             .iter()
@@ -637,7 +631,7 @@ impl Store {
     }
 
     fn upload_job_index(&self, namespace: &str, id: &str) -> Result<usize, ApiError> {
-        self.instance(namespace)?;
+        instance(namespace)?;
         self.uploads
             .iter()
             .position(|job| job.namespace == namespace && job.id.to_string() == id)
@@ -660,6 +654,71 @@ impl Store {
             .map_err(|_| ApiError::not_found("Logfile does not exist"))?;
         Ok(self.uploads[index].log())
     }
+}
+
+/// What Rucio's `list_files` answers for a DID.
+pub(crate) fn files(namespace: &str, did: &str) -> Result<Vec<AttachedFile>, ApiError> {
+    let instance = instance(namespace)?;
+    Ok(instance
+        .files_of(instance.lookup(did)?)
+        .into_iter()
+        .map(|file| AttachedFile {
+            did: file.did(),
+            size: file.bytes,
+        })
+        .collect())
+}
+
+pub(crate) fn search(
+    namespace: &str,
+    did: &str,
+    search_type: &str,
+) -> Result<Vec<SearchResult>, ApiError> {
+    let instance = instance(namespace)?;
+    let (scope, pattern) = split_did(did)?;
+    check_length(pattern)?;
+    if pattern.contains(['*', '%']) && !instance.wildcard_enabled {
+        return Err(ApiError::bad_request("wildcard_disabled"));
+    }
+    let wanted: &[DidType] = match search_type {
+        "collection" => &[DidType::Container, DidType::Dataset],
+        "container" => &[DidType::Container],
+        "dataset" => &[DidType::Dataset],
+        "file" => &[DidType::File],
+        "all" => &[DidType::Container, DidType::Dataset, DidType::File],
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "unknown search type {other:?}: use collection, container, dataset, file or all"
+            )));
+        }
+    };
+    Ok(instance
+        .dids
+        .iter()
+        .filter(|d| d.scope == scope && wanted.contains(&d.kind))
+        .filter(|d| wildcard_match(pattern, d.name))
+        .map(|d| SearchResult {
+            did: d.did(),
+            kind: d.kind,
+            size: (d.kind == DidType::File).then_some(d.bytes),
+        })
+        .collect())
+}
+
+pub(crate) fn scopes(namespace: &str) -> Result<&'static [&'static str], ApiError> {
+    Ok(instance(namespace)?.scopes)
+}
+
+/// RSE names matching an expression; only names and wildcards, not Rucio's full RSE
+/// expression grammar.
+pub(crate) fn rses(namespace: &str, expression: &str) -> Result<Vec<&'static str>, ApiError> {
+    let rses = instance(namespace)?.rses;
+    check_length(expression)?;
+    Ok(rses
+        .iter()
+        .copied()
+        .filter(|rse| wildcard_match(expression, rse))
+        .collect())
 }
 
 /// `~/x`, `x` and `/home/jovyan/x` all name the same file; `""` is the home directory.
@@ -687,8 +746,8 @@ pub(crate) fn list_directory(path: &str) -> Option<Vec<DirectoryItem>> {
             continue;
         };
         let (name, kind) = match rest.split_once('/') {
-            Some((dir, _)) => (dir, "dir"),
-            None => (rest, "file"),
+            Some((dir, _)) => (dir, EntryKind::Dir),
+            None => (rest, EntryKind::File),
         };
         entries.insert(name.to_owned(), kind);
     }
@@ -713,4 +772,133 @@ pub(crate) fn oidc_token_expiry() -> u64 {
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
     now.as_secs() + 3600
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The enums and views serialize to the JSON the extension's frontend reads.
+    #[test]
+    fn statuses_kinds_and_views_keep_their_json() {
+        fn json(value: impl Serialize) -> Value {
+            serde_json::to_value(value).unwrap()
+        }
+        assert_eq!(json(ReplicaStatus::NotAvailable), "NOT_AVAILABLE");
+        assert_eq!(json(ReplicaStatus::Replicating), "REPLICATING");
+        assert_eq!(json(ReplicaStatus::Ok), "OK");
+        assert_eq!(json(UploadStatus::Uploading), "UPLOADING");
+        assert_eq!(json(UploadStatus::Ok), "OK");
+        let home = list_directory("~").unwrap();
+        let kinds: Vec<_> = home.iter().map(|item| json(item.kind)).collect();
+        assert_eq!(kinds, ["file", "dir", "dir"]);
+        assert_eq!(
+            json(Store::new().instances()),
+            serde_json::json!({
+                "active_instance": "atlas",
+                "auth_type": "oidc",
+                "instances": [
+                    {"name": "atlas", "display_name": "ATLAS", "mode": "replica"},
+                    {"name": "cms", "display_name": "CMS", "mode": "download"},
+                ],
+            })
+        );
+    }
+
+    #[test]
+    fn a_pattern_without_wildcards_matches_only_itself() {
+        assert!(wildcard_match("", ""));
+        assert!(!wildcard_match("", "a"));
+        assert!(wildcard_match("T2_CH_CERN", "T2_CH_CERN"));
+        assert!(!wildcard_match("T2_CH_CERN", "T2_CH_CERN2"));
+        assert!(!wildcard_match("T2_CH_CERN", "T2_CH_CER"));
+        // Only `*` and `%` are special: no `?`, no character classes.
+        assert!(!wildcard_match("T?", "T2"));
+        assert!(wildcard_match("[a]", "[a]"));
+    }
+
+    #[test]
+    fn stars_and_percents_match_any_run_including_none() {
+        for pattern in ["*", "%", "**", "*%*", "%%%%"] {
+            assert!(wildcard_match(pattern, ""), "{pattern}");
+            assert!(wildcard_match(pattern, "anything at all"), "{pattern}");
+        }
+        assert!(wildcard_match("T2_*", "T2_"));
+        assert!(wildcard_match("T2_*", "T2_DE_DESY"));
+        assert!(!wildcard_match("T2_*", "T1_US_FNAL_Disk"));
+        assert!(wildcard_match("*DISK", "CERN-PROD_DATADISK"));
+        assert!(!wildcard_match("*DISK", "CERN-PROD_DATADISK2"));
+        assert!(wildcard_match("CERN%DISK", "CERN-PROD_SCRATCHDISK"));
+        assert!(wildcard_match("*_*_*", "T2_CH_CERN"));
+        assert!(!wildcard_match("*_*_*_*", "T2_CH_CERN"));
+        // The prefix and the suffix may not share characters.
+        assert!(!wildcard_match("ab*ba", "aba"));
+        assert!(wildcard_match("ab*ba", "abba"));
+        // Middle pieces appear in order, without overlapping.
+        assert!(wildcard_match("*a*b*", "xaxbx"));
+        assert!(!wildcard_match("*b*a*", "xaxbx"));
+        assert!(!wildcard_match("*aa*aa*", "aaa"));
+        assert!(wildcard_match("*aa*aa*", "aaaa"));
+    }
+
+    /// The backtracking matcher this one replaced: exponential, but the definition.
+    fn backtracking_match(pattern: &str, text: &str) -> bool {
+        match pattern.chars().next() {
+            None => text.is_empty(),
+            Some('*' | '%') => (0..=text.len())
+                .filter(|&index| text.is_char_boundary(index))
+                .any(|index| backtracking_match(&pattern[1..], &text[index..])),
+            Some(c) => text
+                .strip_prefix(c)
+                .is_some_and(|text| backtracking_match(&pattern[c.len_utf8()..], text)),
+        }
+    }
+
+    /// Every string of up to `length` characters from `alphabet`.
+    fn strings(alphabet: &[char], length: usize) -> Vec<String> {
+        let mut all = vec![String::new()];
+        let mut last = all.clone();
+        for _ in 0..length {
+            last = last
+                .iter()
+                .flat_map(|s| alphabet.iter().map(move |c| format!("{s}{c}")))
+                .collect();
+            all.extend(last.iter().cloned());
+        }
+        all
+    }
+
+    #[test]
+    fn agrees_with_the_backtracking_matcher_on_every_small_case() {
+        let texts = strings(&['a', 'b'], 5);
+        for pattern in strings(&['a', 'b', '*', '%'], 5) {
+            for text in &texts {
+                assert_eq!(
+                    wildcard_match(&pattern, text),
+                    backtracking_match(&pattern, text),
+                    "{pattern:?} on {text:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn unicode_is_matched_by_characters_not_bytes() {
+        assert!(wildcard_match("ü*", "über"));
+        assert!(wildcard_match("*ß", "Straß"));
+        assert!(wildcard_match("*€*", "10 € fee"));
+        assert!(wildcard_match("日*語", "日本語"));
+        assert!(!wildcard_match("日*語", "日本"));
+        assert!(!wildcard_match("u*", "über"));
+    }
+
+    #[test]
+    fn many_wildcards_give_the_same_answers_as_few() {
+        let name = "DAOD_PHYS.24125987._000001.pool.root.1";
+        let stars = "*".repeat(200);
+        assert!(wildcard_match(&stars, name));
+        assert!(!wildcard_match(&format!("{stars}Z"), name));
+        assert!(wildcard_match(&format!("{stars}1{stars}"), name));
+        assert!(!wildcard_match(&format!("{stars}Z{stars}"), name));
+    }
 }

@@ -1,15 +1,18 @@
-//! The demo server under load and hostile input: 1,000 concurrent requests lose nothing, and
-//! 100,000 requests with random paths, query strings, tokens and bodies cannot add a series.
+//! The demo server under load and hostile input: 1,000 concurrent requests lose nothing,
+//! 100,000 requests with random paths, query strings, tokens and bodies cannot add a series, and
+//! wildcard patterns cannot stall it.
 
 #[path = "demo_support/in_process.rs"]
 mod in_process;
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
-use handler_metrics_demo::NAMESPACE;
+use handler_metrics_demo::{MAX_PATTERN_LENGTH, NAMESPACE};
 use handler_metrics_tests::Scrape;
 use reqwest::header::AUTHORIZATION;
 use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
 use tokio::task::JoinSet;
 
 fn family(suffix: &str) -> String {
@@ -213,4 +216,131 @@ async fn random_requests_cannot_grow_the_number_of_series() {
         requests_after > requests_before,
         "some random requests reached handlers"
     );
+}
+
+/// Far longer than any answer takes: the hang detector, not a speed claim.
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Patterns on which the old backtracking matcher ran for seconds (10 stars then `Z`: 29 s, with
+/// the store locked) or practically forever (200 stars) get the right answer within the client's
+/// timeout.
+#[tokio::test]
+async fn many_wildcards_are_answered_correctly_without_stalling() {
+    let server = in_process::start(false).await;
+    let stars = |count| "*".repeat(count);
+    let skim = json!([{"did": "user.bob:user.bob.skim.root", "type": "file", "size": 104_857_600}]);
+    let cases = [
+        (
+            format!("/list-rses?namespace=cms&expression={}Z", stars(10)),
+            json!([]),
+        ),
+        (
+            format!("/list-rses?namespace=cms&expression={}Z", stars(200)),
+            json!([]),
+        ),
+        (
+            format!("/list-rses?namespace=cms&expression={}", stars(200)),
+            json!(["T1_US_FNAL_Disk", "T2_CH_CERN", "T2_DE_DESY"]),
+        ),
+        (
+            format!(
+                "/list-rses?namespace=cms&expression={0}T2{0}DE{0}",
+                stars(60)
+            ),
+            json!(["T2_DE_DESY"]),
+        ),
+        (
+            format!("/did-search?namespace=cms&type=all&did=cms:{}Z", stars(10)),
+            json!([]),
+        ),
+        (
+            format!("/did-search?namespace=cms&type=all&did=cms:{}Z", stars(200)),
+            json!([]),
+        ),
+        (
+            format!(
+                "/did-search?namespace=cms&type=all&did=user.bob:{0}skim{0}",
+                stars(90)
+            ),
+            skim,
+        ),
+    ];
+    let before = server.scrape().await;
+    for (path, expected) in &cases {
+        let response = server
+            .api(Method::GET, path)
+            .timeout(CLIENT_TIMEOUT)
+            .send()
+            .await
+            .unwrap_or_else(|error| panic!("{path}: {error}"));
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        assert_eq!(&response.json::<Value>().await.unwrap(), expected, "{path}");
+    }
+    let after = server.scrape().await;
+    for (handler, calls) in [
+        ("ListRSEsHandler::get", 4.0),
+        ("DIDSearchHandler::get", 3.0),
+    ] {
+        let (then, now) = (
+            before.handler_in(NAMESPACE, handler),
+            after.handler_in(NAMESPACE, handler),
+        );
+        assert_eq!(now.requests - then.requests, calls, "{handler}");
+        assert_eq!(now.errors - then.errors, 0.0, "{handler}");
+    }
+}
+
+/// A pattern over the bound is a 400 with a JSON error, counted like other bad requests; one at
+/// the bound (counted in characters, not bytes) is answered.
+#[tokio::test]
+async fn patterns_over_the_length_bound_are_counted_400s() {
+    let server = in_process::start(false).await;
+    let at_bound = "*".repeat(MAX_PATTERN_LENGTH);
+    let over = "*".repeat(MAX_PATTERN_LENGTH + 1);
+    let umlauts = "ü".repeat(MAX_PATTERN_LENGTH);
+    let before = server.scrape().await;
+    let too_long = [
+        format!("/list-rses?namespace=cms&expression={over}"),
+        format!("/did-search?namespace=cms&type=all&did=cms:{over}"),
+        format!(
+            "/did-search?namespace=atlas&type=all&did=user.alice:{}",
+            "a".repeat(1000)
+        ),
+    ];
+    for path in &too_long {
+        let response = server.api(Method::GET, path).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{path}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(
+            body,
+            json!({"success": false, "error": "pattern_too_long"}),
+            "{path}"
+        );
+    }
+    let accepted = [
+        (format!("/list-rses?namespace=cms&expression={at_bound}"), 3),
+        (format!("/list-rses?namespace=cms&expression={umlauts}"), 0),
+        (
+            format!("/did-search?namespace=cms&type=all&did=cms:{at_bound}"),
+            3,
+        ),
+    ];
+    for (path, count) in &accepted {
+        let response = server.api(Method::GET, path).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body.as_array().map(Vec::len), Some(*count), "{path}");
+    }
+    let after = server.scrape().await;
+    for (handler, requests, errors) in [
+        ("ListRSEsHandler::get", 3.0, 1.0),
+        ("DIDSearchHandler::get", 3.0, 2.0),
+    ] {
+        let (then, now) = (
+            before.handler_in(NAMESPACE, handler),
+            after.handler_in(NAMESPACE, handler),
+        );
+        assert_eq!(now.requests - then.requests, requests, "{handler}");
+        assert_eq!(now.errors - then.errors, errors, "{handler}");
+    }
 }

@@ -8,12 +8,14 @@ mod in_process;
 mod process;
 
 use std::collections::BTreeSet;
+use std::process::Command;
+use std::time::{Duration, Instant};
 
 use handler_metrics_demo::{API_PREFIX, BODY_LIMIT, GIT_REVISION, NAMESPACE, RUCIO_LATENCY};
 use handler_metrics_tests::{HandlerValues, Scrape};
 use in_process::TOKEN;
 use metrics_runtime::Measured;
-use process::Demo;
+use process::{Demo, PROCESS_TIMEOUT};
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
@@ -525,4 +527,141 @@ async fn a_fresh_demo_process_shows_every_measured_handler_at_zero_in_its_first_
         );
     }
     assert_eq!(demo.process.stop("TERM").code(), Some(0));
+}
+
+/// Waits (bounded) until `/metrics` shows a request of `handler` in flight.
+async fn wait_until_in_flight(demo: &Demo, token: &str, handler: &str) {
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + PROCESS_TIMEOUT;
+    loop {
+        let response = client
+            .get(demo.url("/metrics"))
+            .header(AUTHORIZATION, format!("token {token}"))
+            .send()
+            .await
+            .unwrap();
+        let scrape = Scrape::parse(&response.text().await.unwrap()).unwrap();
+        if values(&scrape, handler).in_flight == 1.0 {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{handler} never in flight");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Starts `GET list-scopes?namespace=atlas` on `demo`, answered after its Rucio latency.
+fn list_scopes_in_background(
+    demo: &Demo,
+    token: &str,
+) -> tokio::task::JoinHandle<reqwest::Result<Response>> {
+    let request = reqwest::Client::new()
+        .get(demo.url(&format!("{API_PREFIX}/list-scopes?namespace=atlas")))
+        .header(AUTHORIZATION, format!("token {token}"));
+    tokio::spawn(request.send())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_sigterm_a_request_past_the_shutdown_deadline_is_cut_off_and_the_exit_status_is_1() {
+    let deadline = Duration::from_secs(1);
+    let args = [
+        "--token",
+        "t",
+        "--rucio-latency-ms",
+        "60000",
+        "--shutdown-timeout",
+        "1",
+    ];
+    let demo = Demo::spawn(&args);
+    let hanging = list_scopes_in_background(&demo, "t");
+    wait_until_in_flight(&demo, "t", "ListScopesHandler::get").await;
+    let signalled = Instant::now();
+    // `stop` itself fails unless the demo exits within PROCESS_TIMEOUT of the signal.
+    let status = tokio::task::spawn_blocking(move || demo.process.stop("TERM"))
+        .await
+        .unwrap();
+    let took = signalled.elapsed();
+    assert_eq!(status.code(), Some(1), "{status}");
+    assert!(
+        took >= deadline,
+        "exited after {took:?}, before the deadline"
+    );
+    assert!(
+        took < deadline + Duration::from_secs(5),
+        "exited {took:?} after SIGTERM"
+    );
+    assert!(
+        hanging.await.unwrap().is_err(),
+        "the request cut off got no answer"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_sigterm_new_connections_are_refused_and_a_request_in_flight_still_completes() {
+    let args = [
+        "--token",
+        "t",
+        "--rucio-latency-ms",
+        "3000",
+        "--shutdown-timeout",
+        "30",
+    ];
+    let demo = Demo::spawn(&args);
+    let addr = demo.addr;
+    let in_flight = list_scopes_in_background(&demo, "t");
+    wait_until_in_flight(&demo, "t", "ListScopesHandler::get").await;
+    let stopping = tokio::task::spawn_blocking(move || demo.process.stop("TERM"));
+    // Connections made before the signal lands may still be accepted; then none is.
+    let refusing_by = Instant::now() + PROCESS_TIMEOUT;
+    while tokio::net::TcpStream::connect(addr).await.is_ok() {
+        assert!(
+            Instant::now() < refusing_by,
+            "still accepting after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        !in_flight.is_finished(),
+        "the request ended before new connections were refused"
+    );
+    let answer = in_flight.await.unwrap().expect("an answer after SIGTERM");
+    let scopes = expect_json(answer).await;
+    assert_eq!(
+        scopes["scopes"],
+        json!(["data18_13TeV", "mc16_13TeV", "user.alice"])
+    );
+    let status = stopping.await.unwrap();
+    assert_eq!(status.code(), Some(0), "{status}");
+}
+
+#[test]
+fn bad_shutdown_timeouts_and_latencies_stop_the_binary_with_a_message() {
+    let cases = [
+        (
+            vec!["--shutdown-timeout", "soon"],
+            None,
+            "--shutdown-timeout",
+        ),
+        (vec!["--rucio-latency-ms", "-1"], None, "--rucio-latency-ms"),
+        (
+            vec![],
+            Some(("DEMO_SHUTDOWN_TIMEOUT", "-3")),
+            "DEMO_SHUTDOWN_TIMEOUT",
+        ),
+    ];
+    for (args, env, culprit) in cases {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_handler-metrics-demo"));
+        command.args(["--addr", "127.0.0.1:0"]).args(&args);
+        if let Some((name, value)) = env {
+            command.env(name, value);
+        }
+        let output = command.output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.starts_with(&format!("error: {culprit} needs")),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert!(output.stdout.is_empty(), "{args:?}: started anyway");
+    }
 }
