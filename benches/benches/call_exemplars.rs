@@ -46,8 +46,12 @@ fn one_thread(c: &mut Criterion) {
         c,
         "exemplars",
         &[
-            ("ours_sync_exemplars", |x| ours_sync_exemplars(x).unwrap_or(0)),
-            ("ours_sync_classified", |x| ours_sync_classified(x).unwrap_or(0)),
+            ("ours_sync_exemplars", |x| {
+                ours_sync_exemplars(x).unwrap_or(0)
+            }),
+            ("ours_sync_classified", |x| {
+                ours_sync_classified(x).unwrap_or(0)
+            }),
             ("hand_written", hand_written),
         ],
     );

@@ -591,3 +591,88 @@ fn without_impl_trait(ty: &Type) -> Option<Type> {
     visitor.visit_type_mut(&mut ty);
     visitor.replaced.then_some(ty)
 }
+
+#[cfg(test)]
+mod tests {
+    use quote::{ToTokens, quote};
+    use syn::visit_mut::VisitMut;
+    use syn::{Type, parse_quote};
+
+    use super::{LeaveLabelledBlock, future_output_of, future_type, without_impl_trait};
+
+    #[test]
+    fn future_returning_signatures_are_recognised() {
+        let cases: [(Type, Option<bool>); 7] = [
+            (parse_quote!(impl Future<Output = u8>), Some(false)),
+            (
+                parse_quote!(impl Future<Output = u8> + Send + 'a),
+                Some(false),
+            ),
+            (
+                parse_quote!(Pin<Box<dyn Future<Output = u8> + Send>>),
+                Some(true),
+            ),
+            (parse_quote!(futures::future::BoxFuture<'a, u8>), Some(true)),
+            (parse_quote!(LocalBoxFuture<'static, u8>), Some(true)),
+            (parse_quote!(Pin<Box<dyn Iterator<Item = u8>>>), None),
+            (parse_quote!(impl Iterator<Item = u8>), None),
+        ];
+        for (ty, expected) in cases {
+            assert_eq!(future_type(&ty), expected, "{}", ty.to_token_stream());
+            let output = future_output_of(&ty).map(|ty| ty.to_token_stream().to_string());
+            let named = expected.map(|_| "u8".to_owned());
+            assert_eq!(output, named, "{}", ty.to_token_stream());
+        }
+    }
+
+    #[test]
+    fn impl_trait_becomes_inferred() {
+        let ty: Type = parse_quote!(Result<impl Display, String>);
+        let replaced = without_impl_trait(&ty).unwrap();
+        assert_eq!(
+            replaced.to_token_stream().to_string(),
+            quote!(Result<_, String>).to_string()
+        );
+        assert!(without_impl_trait(&parse_quote!(Vec<u8>)).is_none());
+    }
+
+    #[test]
+    fn return_and_question_marks_leave_the_labelled_block_but_not_closures() {
+        let label: syn::Lifetime = parse_quote!('body);
+        let private = quote!(p);
+        let mut block: syn::Block = parse_quote!({
+            if a {
+                return Err(e);
+            }
+            let x = parse(s)?;
+            let f = || -> Option<u8> { Some(g()?) };
+            let h = async {
+                return 1;
+            };
+            fn inner() -> u8 {
+                return 2;
+            }
+            Ok(x)
+        });
+        let mut rewrite = LeaveLabelledBlock {
+            label: &label,
+            private: &private,
+        };
+        rewrite.visit_block_mut(&mut block);
+        let text = block.to_token_stream().to_string();
+        assert!(text.contains("break 'body (Err (e))"), "{text}");
+        assert!(text.contains("p :: Branch :: branch (parse (s))"), "{text}");
+        assert!(
+            text.contains("Some (g () ?)"),
+            "the closure's ? is its own: {text}"
+        );
+        assert!(
+            text.contains("return 1"),
+            "the async block's return is its own: {text}"
+        );
+        assert!(
+            text.contains("return 2"),
+            "the nested fn's return is its own: {text}"
+        );
+    }
+}

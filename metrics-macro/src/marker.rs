@@ -56,3 +56,33 @@ pub fn split_check(block: &Block) -> Checked<'_> {
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use syn::parse_quote;
+
+    use super::{Marker, split_check};
+
+    #[test]
+    fn a_written_check_is_found_by_its_marker_and_split_off() {
+        let authenticated = Marker::Authenticated.statement();
+        let block: syn::Block = parse_quote!({
+            registration!();
+            #authenticated
+            if let Err(rejection) = check(&request) { return Err(rejection); }
+            body();
+            done()
+        });
+        let checked = split_check(&block);
+        assert_eq!((checked.check.len(), checked.rest.len()), (3, 2));
+        assert_eq!(Marker::Authenticated.find(&block), Some(1));
+        assert_eq!(Marker::Measured.find(&block), None);
+
+        let plain: syn::Block = parse_quote!({
+            body();
+            done()
+        });
+        let unchecked = split_check(&plain);
+        assert_eq!((unchecked.check.len(), unchecked.rest.len()), (0, 2));
+    }
+}

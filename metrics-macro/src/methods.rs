@@ -131,3 +131,30 @@ fn label_attribute(
     attr.meta = syn::parse_quote!(#path(#existing #(#added),*));
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use syn::{Type, parse_quote};
+
+    use super::type_name;
+
+    #[test]
+    fn labels_name_the_type_inside_pointers_and_the_trait_of_objects() {
+        let cases: [(Type, &str); 7] = [
+            (parse_quote!(InstancesHandler), "InstancesHandler"),
+            (
+                parse_quote!(handlers::InstancesHandler<T>),
+                "InstancesHandler",
+            ),
+            (parse_quote!(&'a InstancesHandler), "InstancesHandler"),
+            (parse_quote!(Arc<InstancesHandler>), "InstancesHandler"),
+            (parse_quote!(std::pin::Pin<Box<Foo>>), "Foo"),
+            (parse_quote!(Box<dyn Handler + Send>), "Handler"),
+            (parse_quote!(r#type), "type"),
+        ];
+        for (ty, expected) in cases {
+            assert_eq!(type_name(&ty).unwrap(), expected);
+        }
+        assert!(type_name(&parse_quote!((A, B))).is_err());
+    }
+}
