@@ -78,9 +78,16 @@ impl Request {
         }
     }
 
-    /// A call to the Rucio server: here, waiting the configured latency.
-    async fn rucio_call(&self) {
+    /// A call to the Rucio server: here, waiting the configured latency. With `rucio_outage=true`
+    /// in the query, Rucio is down for this request: 502 after the same wait, so that a real
+    /// error can be seen without a restart.
+    async fn rucio_call(&self) -> Result<(), ApiError> {
+        let Outage { rucio_outage } = self.query()?;
         tokio::time::sleep(self.app.0.rucio_latency).await;
+        if rucio_outage {
+            return Err(ApiError::rucio_unavailable());
+        }
+        Ok(())
     }
 
     fn query<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
@@ -185,6 +192,13 @@ struct Namespace {
     namespace: String,
 }
 
+/// The switch of a simulated Rucio outage, next to a Rucio-calling route's own parameters.
+#[derive(Deserialize)]
+struct Outage {
+    #[serde(default)]
+    rucio_outage: bool,
+}
+
 /// `poll=1` bypasses the cache, as in the extension.
 #[derive(Deserialize)]
 struct DidQuery {
@@ -276,7 +290,7 @@ impl DIDBrowserHandler {
         let files = match cached {
             Some(files) => files,
             None => {
-                self.rucio_call().await;
+                self.rucio_call().await?;
                 let files = store::files(&query.namespace, &query.did)?;
                 self.store()
                     .cache_files(&query.namespace, &query.did, files.clone());
@@ -293,7 +307,7 @@ impl DIDDetailsHandler {
     #[prometheus_metrics]
     pub(crate) async fn get(self) -> Result<Json<Value>, ApiError> {
         let query: DidQuery = self.query()?;
-        self.rucio_call().await;
+        self.rucio_call().await?;
         let store = self.store();
         Ok(Json(json!(
             store.did_details(&query.namespace, &query.did)?
@@ -319,7 +333,7 @@ impl DIDSearchHandler {
     #[prometheus_metrics]
     pub(crate) async fn get(self) -> Result<Json<Value>, ApiError> {
         let query: SearchQuery = self.query()?;
-        self.rucio_call().await;
+        self.rucio_call().await?;
         Ok(Json(json!(store::search(
             &query.namespace,
             &query.did,
@@ -395,7 +409,7 @@ impl ListScopesHandler {
     #[prometheus_metrics]
     pub(crate) async fn get(self) -> Result<Json<Value>, ApiError> {
         let Namespace { namespace } = self.query()?;
-        self.rucio_call().await;
+        self.rucio_call().await?;
         let scopes = store::scopes(&namespace)?;
         Ok(Json(json!({ "success": true, "scopes": scopes })))
     }
@@ -418,7 +432,7 @@ impl ListRSEsHandler {
     #[prometheus_metrics]
     pub(crate) async fn get(self) -> Result<Json<Value>, ApiError> {
         let query: RseQuery = self.query()?;
-        self.rucio_call().await;
+        self.rucio_call().await?;
         // Matches the client's pattern: on the fixed catalogue, never under the store's lock.
         let rses = store::rses(&query.namespace, &query.expression)?;
         Ok(Json(json!(rses)))

@@ -1,6 +1,7 @@
 //! Real Prometheus tooling against real demo processes: `promtool check metrics` accepts a live
 //! scrape without a lint warning, and a throw-away Prometheus on loopback scrapes two demo
-//! instances with the bearer token and counts exactly the requests they were sent.
+//! instances with the bearer token and counts exactly the requests they were sent; the README's
+//! rules pass `promtool check rules`, and its alert fires as `promtool test rules` expects.
 //!
 //! Needs `prometheus` and `promtool` (Debian: `apt-get install prometheus`). Without them the
 //! test says so and passes, unless `CI` is set: then it fails.
@@ -254,8 +255,9 @@ async fn prometheus_scrapes_two_demo_instances_with_the_bearer_token() {
         Demo::spawn(&["--token", TOKEN]),
     ];
 
-    // Counted: 3 + 2 + 1 (a 404, an error) on the first, 4 + 1 on the second. Rejected
-    // requests (no token, wrong token) and the scrapes themselves are not counted.
+    // Counted: 3 + 2 + 1 (a 404: not an error) + 1 (a 502: an error) on the first, 4 + 1 on
+    // the second. Rejected requests (no token, wrong token) are counted apart; the scrapes
+    // themselves not at all.
     let ok = StatusCode::OK;
     let [first, second] = &demos;
     hit(&client, first, "/instances", Some(TOKEN), 3, ok).await;
@@ -275,6 +277,15 @@ async fn prometheus_scrapes_two_demo_instances_with_the_bearer_token() {
         Some(TOKEN),
         1,
         StatusCode::NOT_FOUND,
+    )
+    .await;
+    hit(
+        &client,
+        first,
+        "/list-scopes?namespace=atlas&rucio_outage=true",
+        Some(TOKEN),
+        1,
+        StatusCode::BAD_GATEWAY,
     )
     .await;
     hit(
@@ -307,13 +318,14 @@ async fn prometheus_scrapes_two_demo_instances_with_the_bearer_token() {
         )
         .await;
     }
-    let (sent, errors) = (11.0, 1.0);
+    let (sent, errors, rejected) = (12.0, 1.0, 8.0);
 
     let requests_total = format!("{NAMESPACE}_requests_total");
-    let mut counted = 0.0;
+    let (mut counted, mut counted_rejected) = (0.0, 0.0);
     for demo in &demos {
         let exposition = scrape(&client, demo).await;
         counted += sum_of(&exposition, &requests_total);
+        counted_rejected += sum_of(&exposition, &format!("{NAMESPACE}_requests_rejected_total"));
         let output = promtool_check(&exposition);
         let report = format!(
             "{}{}",
@@ -331,6 +343,7 @@ async fn prometheus_scrapes_two_demo_instances_with_the_bearer_token() {
         );
     }
     assert_eq!(counted, sent, "the demos' own scrapes");
+    assert_eq!(counted_rejected, rejected, "the demos' own scrapes");
 
     let deadline = Instant::now() + PROMETHEUS_DEADLINE;
     let dir = tempfile::tempdir().unwrap();
@@ -367,6 +380,10 @@ async fn prometheus_scrapes_two_demo_instances_with_the_bearer_token() {
         (format!("sum({requests_total})"), sent),
         (format!("sum({NAMESPACE}_request_errors_total)"), errors),
         (
+            format!("sum({NAMESPACE}_requests_rejected_total)"),
+            rejected,
+        ),
+        (
             format!("sum({NAMESPACE}_request_latency_seconds_count)"),
             sent,
         ),
@@ -387,4 +404,89 @@ async fn prometheus_scrapes_two_demo_instances_with_the_bearer_token() {
     for demo in demos {
         assert!(demo.process.stop("TERM").success());
     }
+}
+
+/// The README's YAML block whose first line is `first_line`.
+fn readme_block(first_line: &str) -> String {
+    let readme = fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let start = readme
+        .find(&format!("```yaml\n{first_line}\n"))
+        .unwrap_or_else(|| panic!("no YAML block starting {first_line:?} in README.md"))
+        + "```yaml\n".len();
+    let length = readme[start..].find("\n```").expect("the block ends") + 1;
+    readme[start..start + length].to_owned()
+}
+
+fn promtool(args: &[&str], file: &Path) -> String {
+    let output = Command::new("promtool")
+        .args(args)
+        .arg(file)
+        .output()
+        .unwrap();
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "promtool {args:?}:\n{report}");
+    report
+}
+
+#[test]
+fn the_readme_rules_pass_promtool_and_the_rejected_alert_fires_as_documented() {
+    if !prometheus_tools_present() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rucio-jupyterlab.rules.yml");
+    fs::write(&rules, readme_block("# rucio-jupyterlab.rules.yml")).unwrap();
+    let report = promtool(&["check", "rules"], &rules);
+    assert!(report.contains("SUCCESS: 5 rules found"), "{report}");
+
+    let alert = "RucioJupyterlabRequestsRejected";
+    let rejected = |handler: &str, instance: &str, per_minute: u32| {
+        json!({
+            "series": format!(
+                "{NAMESPACE}_requests_rejected_total{{handler=\"{handler}\",instance=\"{instance}\"}}"
+            ),
+            "values": format!("0+{per_minute}x40"),
+        })
+    };
+    let fired = json!({
+        "exp_labels": {"severity": "warning"},
+        "exp_annotations": {
+            "summary": "2 requests/s rejected by the token check for 10 minutes",
+            "description": "A client with a stale token, or someone guessing tokens. Which \
+                handlers: sum by (handler, instance) \
+                (rate(rucio_jupyterlab_requests_rejected_total[5m]))",
+        },
+    });
+    let tests = json!({
+        "rule_files": [rules],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                // 90 + 30 a minute across two instances: 2/s, over the threshold of 1/s.
+                "interval": "1m",
+                "input_series": [
+                    rejected("InstancesHandler::get", "a", 90),
+                    rejected("UploadHandler::post", "b", 30),
+                ],
+                "alert_rule_test": [
+                    {"eval_time": "9m", "alertname": alert, "exp_alerts": []},
+                    {"eval_time": "20m", "alertname": alert, "exp_alerts": [fired]},
+                ],
+            },
+            {
+                // 0.5/s for 40 minutes: never.
+                "interval": "1m",
+                "input_series": [rejected("InstancesHandler::get", "a", 30)],
+                "alert_rule_test": [{"eval_time": "39m", "alertname": alert, "exp_alerts": []}],
+            },
+        ],
+    });
+    let tests_file = dir.path().join("tests.yml");
+    fs::write(&tests_file, tests.to_string()).unwrap();
+    let report = promtool(&["test", "rules"], &tests_file);
+    assert!(report.contains("SUCCESS"), "{report}");
 }
