@@ -17,12 +17,12 @@ use std::time::Duration;
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequestParts, Query};
-use axum::http::header::CONTENT_TYPE;
+use axum::http::header::{ACCEPT, CONTENT_TYPE};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, Uri};
 use axum::response::IntoResponse;
 use metrics_runtime::{
-    self as runtime, Authenticate, authenticated, prometheus_handlers, prometheus_metrics,
+    self as runtime, Authenticate, Format, authenticated, prometheus_handlers, prometheus_metrics,
 };
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -493,15 +493,27 @@ impl UploadHandler {
     }
 }
 
-/// `/metrics`: the runtime's whole registry. Behind the token unless the server was started
-/// with `--metrics-public`; never measured: scrapes are not traffic.
-pub(crate) struct MetricsHandler(Request);
+/// `/metrics`: the runtime's whole registry, in the format the `Accept` header asks for
+/// (OpenMetrics with exemplars for Prometheus, text for a browser or curl). Behind the token
+/// unless the server was started with `--metrics-public`; never measured: scrapes are not
+/// traffic.
+pub(crate) struct MetricsHandler {
+    request: Request,
+    format: Format,
+}
 
 impl FromRequestParts<App> for MetricsHandler {
     type Rejection = Infallible;
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Infallible> {
-        Ok(MetricsHandler(Request::new(parts, app)))
+        let accept = parts
+            .headers
+            .get(ACCEPT)
+            .and_then(|value| value.to_str().ok());
+        Ok(MetricsHandler {
+            request: Request::new(parts, app),
+            format: Format::negotiate(accept),
+        })
     }
 }
 
@@ -509,10 +521,10 @@ impl Authenticate for MetricsHandler {
     type Rejection = ApiError;
 
     fn authenticate(&self) -> Result<(), ApiError> {
-        if self.0.app.0.metrics_public {
+        if self.request.app.0.metrics_public {
             Ok(())
         } else {
-            self.0.authenticate()
+            self.request.authenticate()
         }
     }
 }
@@ -522,8 +534,11 @@ impl MetricsHandler {
     #[authenticated]
     #[prometheus_metrics(skip)]
     pub(crate) async fn get(self) -> Result<impl IntoResponse, ApiError> {
-        let content_type = HeaderValue::from_static(runtime::CONTENT_TYPE);
-        Ok(([(CONTENT_TYPE, content_type)], runtime::gather()))
+        let content_type = HeaderValue::from_static(self.format.content_type());
+        Ok((
+            [(CONTENT_TYPE, content_type)],
+            runtime::gather_as(self.format),
+        ))
     }
 }
 

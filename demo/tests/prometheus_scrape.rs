@@ -1,7 +1,9 @@
 //! Real Prometheus tooling against real demo processes: `promtool check metrics` accepts a live
 //! scrape without a lint warning, and a throw-away Prometheus on loopback scrapes two demo
-//! instances with the bearer token and counts exactly the requests they were sent; the README's
-//! rules pass `promtool check rules`, and its alert fires as `promtool test rules` expects.
+//! instances with the bearer token (in OpenMetrics, which it asks for) and counts exactly the
+//! requests they were sent, and stores a request's `traceparent` trace id as an exemplar. The
+//! README's demo config and rules pass `promtool check config` and `check rules`, and its alert
+//! fires as `promtool test rules` expects.
 //!
 //! Needs `prometheus` and `promtool` (Debian: `apt-get install prometheus`). Without them the
 //! test says so and passes, unless `CI` is set: then it fails.
@@ -26,6 +28,9 @@ use reqwest::{Client, StatusCode, Url};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "scrape-test-token";
+
+/// The trace id of the one traced request.
+const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 
 /// Upper bound for Prometheus to start, scrape both targets and answer the query.
 const PROMETHEUS_DEADLINE: Duration = Duration::from_secs(30);
@@ -155,6 +160,7 @@ impl Prometheus {
             let mut command = Command::new("prometheus");
             command
                 .arg(format!("--config.file={config}"))
+                .arg("--enable-feature=exemplar-storage")
                 .arg(format!("--web.listen-address=127.0.0.1:{port}"))
                 .arg(format!(
                     "--storage.tsdb.path={}",
@@ -318,7 +324,16 @@ async fn prometheus_scrapes_two_demo_instances_with_the_bearer_token() {
         )
         .await;
     }
-    let (sent, errors, rejected) = (12.0, 1.0, 8.0);
+    // One more, traced: its trace id must come back from Prometheus as an exemplar.
+    let traced = client
+        .get(first.url(&format!("{API_PREFIX}/upload/jobs?namespace=atlas")))
+        .header(AUTHORIZATION, format!("Bearer {TOKEN}"))
+        .header("traceparent", format!("00-{TRACE_ID}-00f067aa0ba902b7-01"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(traced.status(), StatusCode::OK);
+    let (sent, errors, rejected) = (13.0, 1.0, 8.0);
 
     let requests_total = format!("{NAMESPACE}_requests_total");
     let (mut counted, mut counted_rejected) = (0.0, 0.0);
@@ -364,7 +379,12 @@ async fn prometheus_scrapes_two_demo_instances_with_the_bearer_token() {
                     .cloned()
                     .unwrap_or_default()
             },
-            |targets| targets.len() == 2 && targets.iter().all(|target| target["health"] == "up"),
+            |targets| {
+                targets.len() == 2
+                    && targets
+                        .iter()
+                        .all(|target| target["health"] == "up" && target["lastError"] == "")
+            },
         )
         .await;
     let mut scraped: Vec<&str> = active
@@ -400,10 +420,65 @@ async fn prometheus_scrapes_two_demo_instances_with_the_bearer_token() {
             .await;
     }
 
+    // Prometheus negotiated OpenMetrics by itself: the text format has no exemplars.
+    let latency_buckets = format!("{NAMESPACE}_request_latency_seconds_bucket");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let (start, end) = ((now - 3600).to_string(), (now + 3600).to_string());
+    let exemplars = prometheus
+        .wait_for(
+            "the traced request's exemplar",
+            deadline,
+            async || {
+                let params = [
+                    ("query", latency_buckets.as_str()),
+                    ("start", &start),
+                    ("end", &end),
+                ];
+                let data = prometheus
+                    .get(&client, "/api/v1/query_exemplars", &params)
+                    .await;
+                traced_series(&data)
+            },
+            |series| !series.is_empty(),
+        )
+        .await;
+    assert_eq!(
+        exemplars,
+        [("UploadJobsHandler::get".to_owned(), targets[0].clone())]
+    );
+
     // Graceful shutdown: each demo exits by itself, successfully, on SIGTERM.
     for demo in demos {
         assert!(demo.process.stop("TERM").success());
     }
+}
+
+/// `(handler, instance)` of each series of a `query_exemplars` answer with an exemplar of
+/// [`TRACE_ID`].
+fn traced_series(data: &Value) -> Vec<(String, String)> {
+    let series = data.as_array().map(Vec::as_slice).unwrap_or_default();
+    series
+        .iter()
+        .filter(|series| {
+            series["exemplars"].as_array().is_some_and(|exemplars| {
+                exemplars
+                    .iter()
+                    .any(|exemplar| exemplar["labels"]["trace_id"] == TRACE_ID)
+            })
+        })
+        .map(|series| {
+            let label = |name: &str| {
+                series["seriesLabels"][name]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_owned()
+            };
+            (label("handler"), label("instance"))
+        })
+        .collect()
 }
 
 /// The README's YAML block whose first line is `first_line`.
@@ -433,11 +508,17 @@ fn promtool(args: &[&str], file: &Path) -> String {
 }
 
 #[test]
-fn the_readme_rules_pass_promtool_and_the_rejected_alert_fires_as_documented() {
+fn the_readme_demo_config_and_rules_pass_promtool_and_the_rejected_alert_fires_as_documented() {
     if !prometheus_tools_present() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("prometheus-demo.yml");
+    fs::write(&config, readme_block("# prometheus-demo.yml")).unwrap();
+    fs::write(dir.path().join("demo.token"), "demo-token").unwrap();
+    let report = promtool(&["check", "config"], &config);
+    assert!(report.contains("SUCCESS"), "{report}");
+
     let rules = dir.path().join("rucio-jupyterlab.rules.yml");
     fs::write(&rules, readme_block("# rucio-jupyterlab.rules.yml")).unwrap();
     let report = promtool(&["check", "rules"], &rules);
