@@ -5,9 +5,10 @@
 //! measured method's series is in the first scrape. Every method is `#[authenticated]`; those
 //! upstream instruments are also `#[prometheus_metrics]`, the others are
 //! `#[prometheus_metrics(skip)]`: not measured, as upstream, and marked as a decision rather than
-//! forgotten. Bodies and query strings are parsed
-//! inside the methods, after authentication, so that a malformed request from an unauthenticated
-//! client is a 403 and never measured, while one from an authenticated client is a counted error.
+//! forgotten. Bodies and query strings are parsed inside the methods, after authentication, so
+//! that a malformed request from an unauthenticated client is a 403, counted only as rejected,
+//! while one from an authenticated client is a counted request (a 4xx: not an error; `ApiError`
+//! counts only 5xx as errors).
 
 use std::convert::Infallible;
 use std::ops::Deref;
