@@ -7,6 +7,7 @@ use axum::http::header::AUTHORIZATION;
 use subtle::ConstantTimeEq;
 
 use crate::error::ApiError;
+use crate::trace::random_hex;
 
 /// The server's access token. `Debug` does not show it.
 #[derive(Clone)]
@@ -30,12 +31,9 @@ impl Token {
 
     /// 24 random bytes as 48 hex digits, the shape of a Jupyter server token.
     pub fn generate() -> Result<Token, String> {
-        let mut bytes = [0u8; 24];
-        getrandom::fill(&mut bytes)
-            .map_err(|error| format!("cannot generate a random token ({error}); pass --token"))?;
-        Ok(Token(
-            bytes.iter().map(|byte| format!("{byte:02x}")).collect(),
-        ))
+        random_hex(24)
+            .map(Token)
+            .map_err(|error| format!("cannot generate a random token ({error}); pass --token"))
     }
 
     pub fn as_str(&self) -> &str {

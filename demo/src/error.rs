@@ -4,9 +4,11 @@ use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use metrics_runtime::CountsAsError;
 use serde_json::json;
 
-/// A request that failed: rejected by authentication, malformed, or about something unknown.
+/// A request that failed: rejected by authentication, malformed, about something unknown, or
+/// failed upstream.
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
@@ -31,6 +33,19 @@ impl ApiError {
 
     pub(crate) fn not_found(message: impl Into<String>) -> Self {
         ApiError::new(StatusCode::NOT_FOUND, message)
+    }
+
+    /// Rucio did not answer: the server's failure, not the client's.
+    pub(crate) fn rucio_unavailable() -> Self {
+        ApiError::new(StatusCode::BAD_GATEWAY, "rucio_unavailable")
+    }
+}
+
+/// As HTTP services count errors: a 4xx is the client's mistake and leaves the error budget
+/// alone; a 5xx is the server's error.
+impl CountsAsError for ApiError {
+    fn counts_as_error(&self) -> bool {
+        self.status.is_server_error()
     }
 }
 

@@ -5,9 +5,10 @@
 //! measured method's series is in the first scrape. Every method is `#[authenticated]`; those
 //! upstream instruments are also `#[prometheus_metrics]`, the others are
 //! `#[prometheus_metrics(skip)]`: not measured, as upstream, and marked as a decision rather than
-//! forgotten. Bodies and query strings are parsed
-//! inside the methods, after authentication, so that a malformed request from an unauthenticated
-//! client is a 403 and never measured, while one from an authenticated client is a counted error.
+//! forgotten. Bodies and query strings are parsed inside the methods, after authentication, so
+//! that a malformed request from an unauthenticated client is a 403, counted only as rejected,
+//! while one from an authenticated client is a counted request (a 4xx: not an error; `ApiError`
+//! counts only 5xx as errors).
 
 use std::convert::Infallible;
 use std::ops::Deref;
@@ -17,12 +18,12 @@ use std::time::Duration;
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequestParts, Query};
-use axum::http::header::CONTENT_TYPE;
+use axum::http::header::{ACCEPT, CONTENT_TYPE};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, Uri};
 use axum::response::IntoResponse;
 use metrics_runtime::{
-    self as runtime, Authenticate, authenticated, prometheus_handlers, prometheus_metrics,
+    self as runtime, Authenticate, Format, authenticated, prometheus_handlers, prometheus_metrics,
 };
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -78,9 +79,16 @@ impl Request {
         }
     }
 
-    /// A call to the Rucio server: here, waiting the configured latency.
-    async fn rucio_call(&self) {
+    /// A call to the Rucio server: here, waiting the configured latency. With `rucio_outage=true`
+    /// in the query, Rucio is down for this request: 502 after the same wait, so that a real
+    /// error can be seen without a restart.
+    async fn rucio_call(&self) -> Result<(), ApiError> {
+        let Outage { rucio_outage } = self.query()?;
         tokio::time::sleep(self.app.0.rucio_latency).await;
+        if rucio_outage {
+            return Err(ApiError::rucio_unavailable());
+        }
+        Ok(())
     }
 
     fn query<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
@@ -185,6 +193,13 @@ struct Namespace {
     namespace: String,
 }
 
+/// The switch of a simulated Rucio outage, next to a Rucio-calling route's own parameters.
+#[derive(Deserialize)]
+struct Outage {
+    #[serde(default)]
+    rucio_outage: bool,
+}
+
 /// `poll=1` bypasses the cache, as in the extension.
 #[derive(Deserialize)]
 struct DidQuery {
@@ -276,7 +291,7 @@ impl DIDBrowserHandler {
         let files = match cached {
             Some(files) => files,
             None => {
-                self.rucio_call().await;
+                self.rucio_call().await?;
                 let files = store::files(&query.namespace, &query.did)?;
                 self.store()
                     .cache_files(&query.namespace, &query.did, files.clone());
@@ -293,7 +308,7 @@ impl DIDDetailsHandler {
     #[prometheus_metrics]
     pub(crate) async fn get(self) -> Result<Json<Value>, ApiError> {
         let query: DidQuery = self.query()?;
-        self.rucio_call().await;
+        self.rucio_call().await?;
         let store = self.store();
         Ok(Json(json!(
             store.did_details(&query.namespace, &query.did)?
@@ -319,7 +334,7 @@ impl DIDSearchHandler {
     #[prometheus_metrics]
     pub(crate) async fn get(self) -> Result<Json<Value>, ApiError> {
         let query: SearchQuery = self.query()?;
-        self.rucio_call().await;
+        self.rucio_call().await?;
         Ok(Json(json!(store::search(
             &query.namespace,
             &query.did,
@@ -395,7 +410,7 @@ impl ListScopesHandler {
     #[prometheus_metrics]
     pub(crate) async fn get(self) -> Result<Json<Value>, ApiError> {
         let Namespace { namespace } = self.query()?;
-        self.rucio_call().await;
+        self.rucio_call().await?;
         let scopes = store::scopes(&namespace)?;
         Ok(Json(json!({ "success": true, "scopes": scopes })))
     }
@@ -418,7 +433,7 @@ impl ListRSEsHandler {
     #[prometheus_metrics]
     pub(crate) async fn get(self) -> Result<Json<Value>, ApiError> {
         let query: RseQuery = self.query()?;
-        self.rucio_call().await;
+        self.rucio_call().await?;
         // Matches the client's pattern: on the fixed catalogue, never under the store's lock.
         let rses = store::rses(&query.namespace, &query.expression)?;
         Ok(Json(json!(rses)))
@@ -479,15 +494,27 @@ impl UploadHandler {
     }
 }
 
-/// `/metrics`: the runtime's whole registry. Behind the token unless the server was started
-/// with `--metrics-public`; never measured: scrapes are not traffic.
-pub(crate) struct MetricsHandler(Request);
+/// `/metrics`: the runtime's whole registry, in the format the `Accept` header asks for
+/// (OpenMetrics with exemplars for Prometheus, text for a browser or curl). Behind the token
+/// unless the server was started with `--metrics-public`; never measured: scrapes are not
+/// traffic.
+pub(crate) struct MetricsHandler {
+    request: Request,
+    format: Format,
+}
 
 impl FromRequestParts<App> for MetricsHandler {
     type Rejection = Infallible;
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Infallible> {
-        Ok(MetricsHandler(Request::new(parts, app)))
+        let accept = parts
+            .headers
+            .get(ACCEPT)
+            .and_then(|value| value.to_str().ok());
+        Ok(MetricsHandler {
+            request: Request::new(parts, app),
+            format: Format::negotiate(accept),
+        })
     }
 }
 
@@ -495,10 +522,10 @@ impl Authenticate for MetricsHandler {
     type Rejection = ApiError;
 
     fn authenticate(&self) -> Result<(), ApiError> {
-        if self.0.app.0.metrics_public {
+        if self.request.app.0.metrics_public {
             Ok(())
         } else {
-            self.0.authenticate()
+            self.request.authenticate()
         }
     }
 }
@@ -508,8 +535,11 @@ impl MetricsHandler {
     #[authenticated]
     #[prometheus_metrics(skip)]
     pub(crate) async fn get(self) -> Result<impl IntoResponse, ApiError> {
-        let content_type = HeaderValue::from_static(runtime::CONTENT_TYPE);
-        Ok(([(CONTENT_TYPE, content_type)], runtime::gather()))
+        let content_type = HeaderValue::from_static(self.format.content_type());
+        Ok((
+            [(CONTENT_TYPE, content_type)],
+            runtime::gather_as(self.format),
+        ))
     }
 }
 

@@ -8,11 +8,13 @@ mod auth;
 mod error;
 mod handlers;
 mod store;
+mod trace;
 
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::middleware;
 use axum::routing::{get, post};
 use metrics_runtime::prometheus::{self, IntGauge, Opts};
 
@@ -25,6 +27,7 @@ use handlers::{
     MetricsHandler, OIDCAuthCheckHandler, PurgeCacheHandler, UploadHandler,
     UploadJobsDetailsHandler, UploadJobsHandler, UploadJobsLogHandler,
 };
+pub use trace::TRACE_ID_HEADER;
 
 /// Metric names start with this, as upstream: `rucio_jupyterlab_requests_total`, ….
 pub const NAMESPACE: &str = "rucio_jupyterlab";
@@ -52,12 +55,14 @@ const LATENCY_BUCKETS: [f64; 14] = [
     0.0005, 0.001, 0.0025, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
 ];
 
-/// Configures the metrics runtime (namespace, buckets) and registers the build-info gauge, in
-/// the default registry next to the process metrics. Once per process, before serving.
+/// Configures the metrics runtime (namespace, buckets, exemplars from each request's trace id)
+/// and registers the build-info gauge, in the default registry next to the process metrics. Once
+/// per process, before serving.
 pub fn install_metrics() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     metrics_runtime::Config::new()
         .namespace(NAMESPACE)
         .buckets(LATENCY_BUCKETS)
+        .exemplar_source(trace::current_trace_id)
         .install()?;
     let build_info = IntGauge::with_opts(
         Opts::new(
@@ -72,7 +77,8 @@ pub fn install_metrics() -> Result<(), Box<dyn std::error::Error + Send + Sync>>
     Ok(())
 }
 
-/// Every route: the extension's under [`API_PREFIX`], and `/metrics` at the root.
+/// Every route: the extension's under [`API_PREFIX`], and `/metrics` at the root. Every request
+/// carries a trace id: its `traceparent`'s, or a fresh one, echoed in [`TRACE_ID_HEADER`].
 pub fn router(app: App) -> Router {
     let api = Router::new()
         .route(
@@ -104,5 +110,6 @@ pub fn router(app: App) -> Router {
         .nest(API_PREFIX, api)
         .fallback(|| async { ApiError::not_found("no such route") })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn(trace::propagate))
         .with_state(app)
 }

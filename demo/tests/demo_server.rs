@@ -1,5 +1,6 @@
 //! The demo server over real HTTP: every route answers, the instrumented methods are counted and
-//! timed exactly, rejected requests are never measured, and `/metrics` is behind the token.
+//! timed exactly, only 5xx answers are errors, rejected requests are counted apart and never
+//! measured, and `/metrics` is behind the token.
 //! Values are read back by parsing `/metrics`.
 
 #[path = "demo_support/in_process.rs"]
@@ -55,6 +56,11 @@ fn family(suffix: &str) -> String {
 
 fn values(scrape: &Scrape, handler: &str) -> HandlerValues {
     scrape.handler_in(NAMESPACE, handler)
+}
+
+/// `requests_rejected_total` of `handler`; `None` when it has no such series.
+fn rejected(scrape: &Scrape, handler: &str) -> Option<f64> {
+    scrape.find(&family("requests_rejected_total"), handler)
 }
 
 fn inf_bucket(scrape: &Scrape, handler: &str) -> f64 {
@@ -263,15 +269,32 @@ async fn rejected_requests_get_403_with_json_and_are_never_measured() {
     }
     assert_eq!(rejected, routes.len() * headers.len() + 2);
 
+    // Each rejection counted once, in `requests_rejected_total` of its own handler, and
+    // nowhere else.
     let after = server.scrape().await;
-    for (_, _, handler) in routes {
+    for handler in INSTRUMENTED {
         assert_eq!(
             values(&after, handler),
             values(&before, handler),
             "{handler}"
         );
         assert_eq!(inf_bucket(&after, handler), inf_bucket(&before, handler));
+        let expected = match handler {
+            "InstancesHandler::put" => headers.len() + 2,
+            _ if routes.iter().any(|(_, _, routed)| *routed == handler) => headers.len(),
+            _ => 0,
+        };
+        assert_eq!(
+            rejected_delta(&before, &after, handler),
+            expected as f64,
+            "{handler}"
+        );
     }
+}
+
+fn rejected_delta(before: &Scrape, after: &Scrape, handler: &str) -> f64 {
+    let count = |scrape| rejected(scrape, handler).unwrap_or_else(|| panic!("{handler}"));
+    count(after) - count(before)
 }
 
 #[tokio::test]
@@ -327,7 +350,7 @@ async fn async_handlers_are_timed_over_their_simulated_rucio_call() {
 }
 
 #[tokio::test]
-async fn bad_requests_are_counted_errors_and_the_server_keeps_serving() {
+async fn bad_requests_are_counted_but_are_not_errors_and_the_server_keeps_serving() {
     let server = in_process::start(false).await;
     let before = server.scrape().await;
     let put = |content_type: &str, body: String| {
@@ -379,13 +402,60 @@ async fn bad_requests_are_counted_errors_and_the_server_keeps_serving() {
         let (then, now) = (values(&before, handler), values(&after, handler));
         (now.requests - then.requests, now.errors - then.errors)
     };
-    assert_eq!(
-        delta("InstancesHandler::put"),
-        (put_errors as f64, put_errors as f64)
-    );
-    assert_eq!(delta("DIDBrowserHandler::get"), (1.0, 1.0));
-    assert_eq!(delta("ListScopesHandler::get"), (1.0, 1.0));
+    // 4xx: the client's mistakes, counted as requests, not as the server's errors.
+    assert_eq!(delta("InstancesHandler::put"), (put_errors as f64, 0.0));
+    assert_eq!(delta("DIDBrowserHandler::get"), (1.0, 0.0));
+    assert_eq!(delta("ListScopesHandler::get"), (1.0, 0.0));
     assert_eq!(delta("InstancesHandler::get"), (1.0, 0.0));
+}
+
+#[tokio::test]
+async fn a_simulated_rucio_outage_is_a_502_and_an_error_of_each_rucio_calling_handler() {
+    let server = in_process::start(false).await;
+    let routes = [
+        (
+            format!("/files?namespace=atlas&poll=1&did={ATLAS_DATASET}"),
+            "DIDBrowserHandler::get",
+        ),
+        (
+            format!("/did?namespace=atlas&did={ATLAS_DATASET}"),
+            "DIDDetailsHandler::get",
+        ),
+        (
+            "/did-search?namespace=cms&did=cms:*&type=all".to_owned(),
+            "DIDSearchHandler::get",
+        ),
+        (
+            "/list-scopes?namespace=atlas".to_owned(),
+            "ListScopesHandler::get",
+        ),
+        (
+            "/list-rses?namespace=atlas".to_owned(),
+            "ListRSEsHandler::get",
+        ),
+    ];
+    let before = server.scrape().await;
+    for (path, _) in &routes {
+        let down = server.api(Method::GET, &format!("{path}&rucio_outage=true"));
+        let response = send(down).await;
+        assert_eq!(response.status(), StatusCode::BAD_GATEWAY, "{path}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(
+            body,
+            json!({"success": false, "error": "rucio_unavailable"})
+        );
+        // The switch is per request: the next one finds Rucio up.
+        let up = server.api(Method::GET, &format!("{path}&rucio_outage=false"));
+        expect_json(send(up).await).await;
+        let garbled = server.api(Method::GET, &format!("{path}&rucio_outage=maybe"));
+        expect_error(send(garbled).await, StatusCode::BAD_REQUEST).await;
+    }
+    let after = server.scrape().await;
+    for (_, handler) in routes {
+        let delta = values(&after, handler).since(&values(&before, handler));
+        assert_eq!((delta.requests, delta.errors), (3.0, 1.0), "{handler}");
+        assert_eq!(delta.latency_count, 3.0, "{handler}");
+    }
 }
 
 #[tokio::test]
@@ -508,6 +578,7 @@ async fn a_fresh_demo_process_shows_every_measured_handler_at_zero_in_its_first_
             Some(0.0),
             "{handler}"
         );
+        assert_eq!(rejected(&scrape, handler), Some(0.0), "{handler}");
         let buckets: Vec<f64> = scrape
             .samples
             .iter()
@@ -525,6 +596,7 @@ async fn a_fresh_demo_process_shows_every_measured_handler_at_zero_in_its_first_
             None,
             "{handler}"
         );
+        assert_eq!(rejected(&scrape, handler), None, "{handler}");
     }
     assert_eq!(demo.process.stop("TERM").code(), Some(0));
 }
