@@ -58,10 +58,20 @@ pub(crate) fn shard_count() -> usize {
     exclusive_count() + 1
 }
 
+/// Twice the CPUs, 4 to 64, unless `HANDLER_METRICS_SHARDS` says otherwise: a knob for
+/// benchmarks and tests, which shows on few cores what many threads do on many. Read once, here.
 fn exclusive_count() -> usize {
     static COUNT: Lazy<usize> = Lazy::new(|| {
-        let cores = std::thread::available_parallelism().map_or(4, usize::from);
-        (cores * 2).clamp(4, 64)
+        let forced = std::env::var("HANDLER_METRICS_SHARDS")
+            .ok()
+            .and_then(|value| value.trim().parse::<usize>().ok());
+        forced.map_or_else(
+            || {
+                let cores = std::thread::available_parallelism().map_or(4, usize::from);
+                (cores * 2).clamp(4, 64)
+            },
+            |count| count.clamp(1, 64),
+        )
     });
     *COUNT
 }
