@@ -4,7 +4,7 @@
 //! call exactly, and exits non-zero if not.
 //!
 //! ```sh
-//! cargo run -p handler-metrics-benches --release --bin thread_sweep -- [--calls N] [--threads 1,2,4]
+//! cargo run -p handler-metrics-benches --release --bin thread_sweep -- [--calls N] [--threads 1,2]
 //! HANDLER_METRICS_SHARDS=2 target/release/thread_sweep   # two initial leases: the growth path
 //! ```
 //!
