@@ -12,7 +12,8 @@
 
 use std::hint::black_box;
 use std::process::ExitCode;
-use std::sync::{Arc, Barrier};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use handler_metrics_benches::{HAND_COUNTER, HAND_HISTOGRAM, Handler, hand_written, poll_ready};
@@ -106,13 +107,18 @@ struct Measured {
 /// `threads` threads each make one warm-up call (which leases a shard), wait for each other,
 /// then make `calls` calls of `call`, timing themselves.
 fn run(call: Handler, threads: usize, calls: u64) -> Measured {
-    let start_line = Arc::new(Barrier::new(threads));
+    let arrived = Arc::new(AtomicUsize::new(0));
     let workers: Vec<_> = (0..threads)
         .map(|_| {
-            let start_line = Arc::clone(&start_line);
+            let arrived = Arc::clone(&arrived);
             std::thread::spawn(move || {
                 black_box(call(0));
-                start_line.wait();
+                // Yielding rather than blocking: a thread woken from a barrier can start
+                // milliseconds late on an idle virtual CPU, longer than a short row runs.
+                arrived.fetch_add(1, Ordering::AcqRel);
+                while arrived.load(Ordering::Acquire) < threads {
+                    std::thread::yield_now();
+                }
                 let start = Instant::now();
                 let mut x = 0;
                 for _ in 0..calls {
