@@ -4,12 +4,24 @@
 //! its slot names (see `slots`), so threads calling one handler do not fight over a cache line.
 //! A scrape folds the shards into exact totals.
 //!
+//! Shards live in chunks of the sizes `slots::chunk_sizes` gives: the first is allocated with the
+//! series, each later one (as large as all before it) behind a `OnceCell` by the first thread
+//! whose shard lies in it, so the hot path is a lock-free read of an initialised cell and
+//! allocates nothing once a thread's chunk exists. A scrape sums the chunks allocated so far: one
+//! it does not see yet holds only writes concurrent with it, which the next scrape counts.
+//!
+//! Memory: `lines_per_shard` 128-byte lines per shard (1 with the 11 default buckets, a line
+//! more per 16 further counters). At most twice the shards of the highest lease index in use at
+//! once, at least the first chunk, at most `STRIPES + MAX_LEASES` (see `slots`).
+//!
 //! Sizes: counts are `u64` (10^6 calls/s for 10 years is 3.2·10^14, far below 1.8·10^19); the
 //! latency sum is 128 bits of clock ticks (10^6 calls/s of 10 s each for 10 years at 5 GHz is
 //! 1.6·10^25 ticks, far below 3.4·10^38), so nothing wraps and `_sum` never goes backwards.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
+
+use once_cell::sync::OnceCell;
 
 use crate::clock::{self, Clock};
 use crate::exemplar::{Exemplar, ExemplarSource, Exemplars};
@@ -28,6 +40,24 @@ const SLOTS_PER_LINE: usize = 16;
 #[repr(align(128))]
 struct Line([AtomicU64; SLOTS_PER_LINE]);
 
+/// `count` lines of zeroed counters.
+fn zeroed(count: usize) -> Box<[Line]> {
+    (0..count)
+        .map(|_| Line(std::array::from_fn(|_| AtomicU64::new(0))))
+        .collect()
+}
+
+/// The counters of one shard: `lines_per_shard` lines.
+#[derive(Clone, Copy)]
+struct Shard<'a>(&'a [Line]);
+
+impl<'a> Shard<'a> {
+    #[inline]
+    fn counter(self, slot: usize) -> &'a AtomicU64 {
+        &self.0[slot / SLOTS_PER_LINE].0[slot % SLOTS_PER_LINE]
+    }
+}
+
 pub(crate) struct Series {
     pub(crate) handler: String,
     pub(crate) module: &'static str,
@@ -36,9 +66,9 @@ pub(crate) struct Series {
     /// Bucket upper bounds in clock ticks, without the implicit `+Inf`.
     bounds_ticks: Box<[u64]>,
     pub(crate) clock: &'static Clock,
-    lines: Box<[Line]>,
+    /// The shards' lines, chunk by chunk; the first chunk is always there.
+    chunks: Box<[OnceCell<Box<[Line]>>]>,
     lines_per_shard: usize,
-    shards: usize,
     /// Recent observations' trace ids, when the server gave a source: one slot per bucket,
     /// then one for errors.
     exemplars: Option<Exemplars>,
@@ -96,11 +126,11 @@ impl Series {
     ) -> Self {
         let clock = clock::clock();
         let bounds_ticks: Box<[u64]> = bounds_seconds.iter().map(|&b| clock.ticks(b)).collect();
-        let shards = slots::shard_count();
         let slots = FIRST_BUCKET + bounds_ticks.len() + 1;
         let lines_per_shard = slots.div_ceil(SLOTS_PER_LINE);
-        let lines = (0..shards * lines_per_shard)
-            .map(|_| Line(std::array::from_fn(|_| AtomicU64::new(0))))
+        let sizes = slots::chunk_sizes();
+        let chunks = std::iter::once(OnceCell::with_value(zeroed(sizes[0] * lines_per_shard)))
+            .chain(sizes[1..].iter().map(|_| OnceCell::new()))
             .collect();
         let exemplars = exemplar_source
             .map(|source| Exemplars::new(source, bounds_ticks.len() + 2, clock.ticks(1.0)));
@@ -110,27 +140,47 @@ impl Series {
             label_pairs,
             bounds_ticks,
             clock,
-            lines,
+            chunks,
             lines_per_shard,
-            shards,
             exemplars,
             rejected: Padded(AtomicU64::new(0)),
             sum_reported: Mutex::new(0),
         }
     }
 
+    /// The shard `writer` names. `Acquire` (in `get`) makes the chunk's zeroed counters visible
+    /// to a thread that did not allocate it.
     #[inline]
-    fn slot(&self, shard: usize, slot: usize) -> &AtomicU64 {
-        &self.lines[shard * self.lines_per_shard + slot / SLOTS_PER_LINE].0[slot % SLOTS_PER_LINE]
+    fn shard(&self, writer: Slot) -> Shard<'_> {
+        let chunk = usize::from(writer.chunk);
+        let lines = match self.chunks[chunk].get() {
+            Some(lines) => lines,
+            None => self.allocate(chunk),
+        };
+        let first = writer.offset as usize * self.lines_per_shard;
+        Shard(&lines[first..first + self.lines_per_shard])
     }
 
-    fn shards(&self) -> std::ops::Range<usize> {
-        0..self.shards
+    /// The first write to a shard of `chunk`: allocates it, or waits for the thread that does.
+    #[cold]
+    #[inline(never)]
+    fn allocate(&self, chunk: usize) -> &[Line] {
+        self.chunks[chunk]
+            .get_or_init(|| zeroed(slots::chunk_sizes()[chunk] * self.lines_per_shard))
+    }
+
+    /// Every shard allocated so far.
+    fn shards(&self) -> impl Iterator<Item = Shard<'_>> {
+        self.chunks
+            .iter()
+            .filter_map(OnceCell::get)
+            .flat_map(|lines| lines.chunks_exact(self.lines_per_shard))
+            .map(Shard)
     }
 
     #[inline]
     pub(crate) fn record_start(&self, writer: Slot) {
-        writer.add(self.slot(writer.shard, STARTED), 1, Ordering::Relaxed);
+        writer.add(self.shard(writer).counter(STARTED), 1, Ordering::Relaxed);
     }
 
     /// `now_ticks` is the clock reading that ended the call.
@@ -142,13 +192,13 @@ impl Series {
         elapsed_ticks: u64,
         failed: bool,
     ) {
-        let shard = writer.shard;
+        let shard = self.shard(writer);
         if failed {
-            writer.add(self.slot(shard, ERRORS), 1, Ordering::Relaxed);
+            writer.add(shard.counter(ERRORS), 1, Ordering::Relaxed);
         }
         writer.add_wide(
-            self.slot(shard, SUM_TICKS_HIGH),
-            self.slot(shard, SUM_TICKS_LOW),
+            shard.counter(SUM_TICKS_HIGH),
+            shard.counter(SUM_TICKS_LOW),
             elapsed_ticks,
         );
         let bucket = self
@@ -158,11 +208,7 @@ impl Series {
             .unwrap_or(self.bounds_ticks.len());
         // Release: a scrape that sees this observation also sees the start it ends, even when
         // an async call started on another thread (the executor's hand-over orders the two).
-        writer.add(
-            self.slot(shard, FIRST_BUCKET + bucket),
-            1,
-            Ordering::Release,
-        );
+        writer.add(shard.counter(FIRST_BUCKET + bucket), 1, Ordering::Release);
         if let Some(exemplars) = &self.exemplars {
             exemplars.offer(bucket, now_ticks, || {
                 self.clock.seconds(elapsed_ticks.into())
@@ -179,9 +225,9 @@ impl Series {
 
     /// One shard's latency sum. Read high, low, high: when the high word did not move, the
     /// value is at most behind by a carry still being written (`Slot::add_wide`).
-    fn sum_ticks(&self, shard: usize) -> u128 {
-        let high = self.slot(shard, SUM_TICKS_HIGH);
-        let low = self.slot(shard, SUM_TICKS_LOW);
+    fn sum_ticks(shard: Shard<'_>) -> u128 {
+        let high = shard.counter(SUM_TICKS_HIGH);
+        let low = shard.counter(SUM_TICKS_LOW);
         loop {
             let before = high.load(Ordering::Acquire);
             let low_word = low.load(Ordering::Acquire);
@@ -200,16 +246,14 @@ impl Series {
         // `started >= finished` and the derived in-flight value is never negative.
         for shard in self.shards() {
             for (bucket, count) in per_bucket.iter_mut().enumerate() {
-                *count += self
-                    .slot(shard, FIRST_BUCKET + bucket)
-                    .load(Ordering::Acquire);
+                *count += shard.counter(FIRST_BUCKET + bucket).load(Ordering::Acquire);
             }
-            sum_ticks += self.sum_ticks(shard);
-            errors += self.slot(shard, ERRORS).load(Ordering::Relaxed);
+            sum_ticks += Self::sum_ticks(shard);
+            errors += shard.counter(ERRORS).load(Ordering::Relaxed);
         }
         let started: u64 = self
             .shards()
-            .map(|shard| self.slot(shard, STARTED).load(Ordering::Acquire))
+            .map(|shard| shard.counter(STARTED).load(Ordering::Acquire))
             .sum();
         let sum_ticks = {
             let mut reported = self
@@ -262,7 +306,8 @@ mod tests {
         let writer = slots::current();
         let near_wrap = u64::MAX - 1_000;
         series
-            .slot(writer.shard, SUM_TICKS_LOW)
+            .shard(writer)
+            .counter(SUM_TICKS_LOW)
             .store(near_wrap, Ordering::Relaxed);
         let before = series.snapshot();
         let ticks = series.clock.ticks(0.5);
@@ -276,10 +321,11 @@ mod tests {
             after.sum_seconds
         );
         let expected = u128::from(near_wrap) + u128::from(ticks);
-        assert_eq!(series.sum_ticks(writer.shard), expected);
+        assert_eq!(Series::sum_ticks(series.shard(writer)), expected);
         assert_eq!(
             series
-                .slot(writer.shard, SUM_TICKS_HIGH)
+                .shard(writer)
+                .counter(SUM_TICKS_HIGH)
                 .load(Ordering::Relaxed),
             1
         );
@@ -294,12 +340,14 @@ mod tests {
         let series = series();
         let writer = slots::current();
         series
-            .slot(writer.shard, SUM_TICKS_HIGH)
+            .shard(writer)
+            .counter(SUM_TICKS_HIGH)
             .store(1, Ordering::Relaxed);
         let first = series.snapshot().sum_seconds;
         // A torn read: the high word seemingly lost its carry.
         series
-            .slot(writer.shard, SUM_TICKS_HIGH)
+            .shard(writer)
+            .counter(SUM_TICKS_HIGH)
             .store(0, Ordering::Relaxed);
         assert_eq!(series.snapshot().sum_seconds, first);
     }

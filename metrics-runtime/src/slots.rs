@@ -1,22 +1,39 @@
 //! Which shard of a call site the current thread writes to.
 //!
-//! A thread leases one of a fixed number of exclusive shard indices the first time it records a
-//! call, and returns it when it exits. Holding the lease, it is the only writer of that shard in
-//! every call site, so it can update counters with a plain load and store: no locked
-//! read-modify-write, no cache line bouncing between cores. Threads beyond the number of leases
-//! share one extra shard and update it with atomic read-modify-writes. Either way every
-//! increment lands, and `gather()` sums all shards.
+//! A thread leases a shard index the first time it records a call, and returns it when it exits.
+//! Holding the lease, it is the only writer of that shard in every call site, so it can update
+//! counters with a plain load and store: no locked read-modify-write, no cache line bouncing
+//! between cores. When no returned index is free the pool hands out a new one, so every live
+//! thread has a shard of its own, up to `MAX_LEASES` threads alive at once. Threads beyond that,
+//! and calls recorded while a thread tears down, write to one of `STRIPES` shared shards with
+//! atomic read-modify-writes. Either way every increment lands, and `gather()` sums all shards.
+//!
+//! Shard indices: the stripes first, then the leases. A series stores its shards in chunks
+//! (`chunk_sizes`): the first, the stripes and `initial_leases()` leases, allocated with the
+//! series; each later one as large as all before it, allocated by the first thread that writes to
+//! one of its shards (see `series`). Free indices are handed out lowest first and the pool only
+//! grows when none is free, so a series holds at most 2 × (`STRIPES` + the most leases ever out
+//! at once), and never more than `STRIPES + MAX_LEASES` shards. A lease is taken at a thread's
+//! first recorded call, so the leases out are the threads alive that recorded a call.
 
 use std::cell::{Cell, RefCell};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use once_cell::sync::Lazy;
 
-/// Where a thread writes.
+/// Shared shards, for the threads that found no lease.
+const STRIPES: usize = 4;
+/// The most leases out at once: bounds the shards, hence the memory, of every series.
+const MAX_LEASES: usize = 4096;
+
+/// Where a thread writes: a shard, named by its chunk and its position in that chunk.
 #[derive(Clone, Copy)]
 pub(crate) struct Slot {
-    pub(crate) shard: usize,
+    pub(crate) chunk: u8,
+    pub(crate) offset: u32,
     exclusive: bool,
 }
 
@@ -53,45 +70,112 @@ impl Slot {
     }
 }
 
-/// Number of shards every call site has: the exclusive ones and the shared one after them.
-pub(crate) fn shard_count() -> usize {
-    exclusive_count() + 1
-}
-
-fn exclusive_count() -> usize {
+/// Leases the first chunk holds: twice the CPUs, 4 to 64, unless `HANDLER_METRICS_SHARDS` says
+/// otherwise. That variable is a knob for benchmarks and tests (few initial leases make every
+/// thread past them take the growth path); read once, here.
+fn initial_leases() -> usize {
     static COUNT: Lazy<usize> = Lazy::new(|| {
-        let cores = std::thread::available_parallelism().map_or(4, usize::from);
-        (cores * 2).clamp(4, 64)
+        let forced = std::env::var("HANDLER_METRICS_SHARDS")
+            .ok()
+            .and_then(|value| value.trim().parse::<usize>().ok());
+        forced.map_or_else(
+            || {
+                let cores = std::thread::available_parallelism().map_or(4, usize::from);
+                (cores * 2).clamp(4, 64)
+            },
+            |count| count.clamp(1, MAX_LEASES),
+        )
     });
     *COUNT
 }
 
-static FREE: Lazy<Mutex<Vec<usize>>> =
-    Lazy::new(|| Mutex::new((0..exclusive_count()).rev().collect()));
+/// Shards per chunk, the same for every series.
+pub(crate) fn chunk_sizes() -> &'static [usize] {
+    static SIZES: Lazy<Box<[usize]>> = Lazy::new(|| sizes_for(initial_leases()).into());
+    &SIZES
+}
 
-/// `SLOT` before the thread's first recorded call.
-const UNASSIGNED: usize = usize::MAX;
-/// Marks an exclusive shard index in `SLOT`.
-const EXCLUSIVE: usize = 1 << (usize::BITS - 1);
+/// The first chunk holds the stripes and `initial` leases, each later one as many shards as
+/// all before it (so a thread's chunk takes a few steps to find, once), the last one cut at
+/// `STRIPES + MAX_LEASES`.
+fn sizes_for(initial: usize) -> Vec<usize> {
+    let total = STRIPES + MAX_LEASES;
+    let mut sizes = vec![STRIPES + initial];
+    let mut covered = sizes[0];
+    while covered < total {
+        let size = covered.min(total - covered);
+        sizes.push(size);
+        covered += size;
+    }
+    sizes
+}
+
+/// The chunk and the position in it of the shard `index`, with chunks of `sizes` shards.
+fn locate(sizes: &[usize], index: usize) -> (u8, u32) {
+    let mut first = 0;
+    for (chunk, &size) in sizes.iter().enumerate() {
+        if index < first + size {
+            // At most `STRIPES + MAX_LEASES` shards in a dozen or so chunks: both fit.
+            return (chunk as u8, (index - first) as u32);
+        }
+        first += size;
+    }
+    unreachable!("shard {index} is past the last chunk")
+}
+
+/// Leased shard indices: the free ones and the next never handed out.
+struct Pool {
+    free: BinaryHeap<Reverse<usize>>,
+    next: usize,
+    end: usize,
+}
+
+impl Pool {
+    const fn new(first: usize, end: usize) -> Self {
+        Pool {
+            free: BinaryHeap::new(),
+            next: first,
+            end,
+        }
+    }
+
+    /// The lowest free index, or a new one; none once `end` is reached.
+    fn take(&mut self) -> Option<usize> {
+        if let Some(Reverse(index)) = self.free.pop() {
+            return Some(index);
+        }
+        (self.next < self.end).then(|| {
+            self.next += 1;
+            self.next - 1
+        })
+    }
+
+    fn give_back(&mut self, index: usize) {
+        self.free.push(Reverse(index));
+    }
+}
+
+fn pool() -> MutexGuard<'static, Pool> {
+    static POOL: Mutex<Pool> = Mutex::new(Pool::new(STRIPES, STRIPES + MAX_LEASES));
+    POOL.lock().unwrap_or_else(PoisonError::into_inner)
+}
 
 thread_local! {
-    /// The thread's slot, encoded: read on every call, so it has no destructor and no lazy
-    /// initialisation to check.
-    static SLOT: Cell<usize> = const { Cell::new(UNASSIGNED) };
-    /// Owns the exclusive index and gives it back when the thread exits.
+    /// The thread's slot, `None` before its first recorded call: read on every call, so it has
+    /// no destructor and no lazy initialisation to check.
+    static SLOT: Cell<Option<Slot>> = const { Cell::new(None) };
+    /// Owns the leased index and gives it back when the thread exits.
     static LEASE: RefCell<Option<Lease>> = const { RefCell::new(None) };
 }
 
-/// An exclusive shard index, returned to the pool when the thread exits.
+/// A leased shard index, returned to the pool when the thread exits.
 struct Lease(usize);
 
 impl Drop for Lease {
     fn drop(&mut self) {
-        // Calls recorded later in this thread's teardown go to the shared shard.
-        let _ = SLOT.try_with(|slot| slot.set(exclusive_count()));
-        FREE.lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(self.0);
+        // Calls recorded later in this thread's teardown go to a shared shard.
+        let _ = SLOT.try_with(|slot| slot.set(Some(shared(self.0 % STRIPES))));
+        pool().give_back(self.0);
     }
 }
 
@@ -99,22 +183,17 @@ impl Drop for Lease {
 #[inline(always)]
 pub(crate) fn current() -> Slot {
     match SLOT.try_with(Cell::get) {
-        Ok(UNASSIGNED) => assign(),
-        Ok(encoded) if encoded & EXCLUSIVE != 0 => Slot {
-            shard: encoded & !EXCLUSIVE,
-            exclusive: true,
-        },
-        Ok(shared) => Slot {
-            shard: shared,
-            exclusive: false,
-        },
-        Err(_) => shared(),
+        Ok(Some(slot)) => slot,
+        Ok(None) => assign(),
+        Err(_) => shared(0),
     }
 }
 
-fn shared() -> Slot {
+/// The shared shard `stripe`: stripes are the first shards of the first chunk.
+fn shared(stripe: usize) -> Slot {
     Slot {
-        shard: exclusive_count(),
+        chunk: 0,
+        offset: stripe as u32,
         exclusive: false,
     }
 }
@@ -122,21 +201,116 @@ fn shared() -> Slot {
 #[cold]
 #[inline(never)]
 fn assign() -> Slot {
-    let Some(index) = FREE.lock().unwrap_or_else(PoisonError::into_inner).pop() else {
-        let _ = SLOT.try_with(|slot| slot.set(exclusive_count()));
-        return shared();
+    let Some(index) = pool().take() else {
+        // Spreads the threads past `MAX_LEASES` over the stripes.
+        static OVERFLOWED: AtomicUsize = AtomicUsize::new(0);
+        let slot = shared(OVERFLOWED.fetch_add(1, Ordering::Relaxed) % STRIPES);
+        let _ = SLOT.try_with(|current| current.set(Some(slot)));
+        return slot;
     };
     let leased = LEASE.try_with(|lease| *lease.borrow_mut() = Some(Lease(index)));
     if leased.is_err() {
         // The thread is exiting: nothing would give the index back.
-        FREE.lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(index);
-        return shared();
+        pool().give_back(index);
+        return shared(index % STRIPES);
     }
-    SLOT.with(|slot| slot.set(index | EXCLUSIVE));
-    Slot {
-        shard: index,
+    let (chunk, offset) = locate(chunk_sizes(), index);
+    let slot = Slot {
+        chunk,
+        offset,
         exclusive: true,
+    };
+    SLOT.with(|current| current.set(Some(slot)));
+    slot
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+    use std::sync::Barrier;
+
+    use super::{MAX_LEASES, Pool, STRIPES, chunk_sizes, current, locate, sizes_for};
+    use crate::series::Series;
+
+    /// Three times as many threads as the first chunk has shards, all alive at once: each writes
+    /// to a shard of its own, most of them in chunks allocated on demand, and a scrape of the
+    /// series counts every call.
+    #[test]
+    fn threads_past_the_first_chunk_get_shards_of_their_own_and_lose_nothing() {
+        const CALLS: u64 = 10_000;
+        let threads = 3 * chunk_sizes()[0];
+        let series = Series::new("threads".into(), "tests", String::new(), &[0.1, 1.0], None);
+        let all_leased = Barrier::new(threads);
+        let slots: Vec<_> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let writer = current();
+                        // Leases return at thread exit: past this point all are held at once.
+                        all_leased.wait();
+                        for ticks in 0..CALLS {
+                            series.record_start(writer);
+                            series.record_end(writer, ticks, ticks, ticks % 3 == 0);
+                        }
+                        writer
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|worker| worker.join().expect("worker"))
+                .collect()
+        });
+        assert!(slots.iter().all(|slot| slot.exclusive), "a thread shared");
+        let places: HashSet<(u8, u32)> = slots.iter().map(|s| (s.chunk, s.offset)).collect();
+        assert_eq!(places.len(), threads, "two threads leased one shard");
+        assert!(places.iter().any(|&(chunk, _)| chunk > 0), "no growth");
+
+        let snapshot = series.snapshot();
+        let calls = threads as u64 * CALLS;
+        assert_eq!(snapshot.started, calls);
+        assert_eq!(snapshot.finished, calls);
+        assert_eq!(snapshot.cumulative, [calls, calls]);
+        assert_eq!(snapshot.errors, threads as u64 * CALLS.div_ceil(3));
+        let ticks = u128::from(threads as u64) * u128::from(CALLS * (CALLS - 1) / 2);
+        assert_eq!(snapshot.sum_seconds, series.clock.seconds(ticks));
+    }
+
+    #[test]
+    fn the_pool_grows_only_when_no_index_is_free_and_stops_at_its_end() {
+        let mut pool = Pool::new(STRIPES, STRIPES + 6);
+        let first: Vec<usize> = (0..4).filter_map(|_| pool.take()).collect();
+        assert_eq!(first, [4, 5, 6, 7]);
+        pool.give_back(5);
+        pool.give_back(4);
+        // Returned indices are reused, lowest first, before the pool grows.
+        assert_eq!(pool.take(), Some(4));
+        assert_eq!(pool.take(), Some(5));
+        assert_eq!(pool.take(), Some(8));
+        assert_eq!(pool.take(), Some(9));
+        assert_eq!(pool.take(), None, "past the end: a stripe instead");
+        pool.give_back(7);
+        assert_eq!(pool.take(), Some(7));
+    }
+
+    #[test]
+    fn chunks_double_and_every_shard_has_one_place() {
+        for initial in [1, 2, 4, 64, MAX_LEASES] {
+            let sizes = sizes_for(initial);
+            assert_eq!(sizes[0], STRIPES + initial);
+            assert_eq!(sizes.iter().sum::<usize>(), STRIPES + MAX_LEASES);
+            for (chunk, &size) in sizes.iter().enumerate().skip(1) {
+                let earlier: usize = sizes[..chunk].iter().sum();
+                let last = chunk == sizes.len() - 1;
+                assert!(size == earlier || (last && size < earlier), "{sizes:?}");
+            }
+            let places: HashSet<(u8, u32)> = (0..STRIPES + MAX_LEASES)
+                .map(|index| locate(&sizes, index))
+                .collect();
+            assert_eq!(places.len(), STRIPES + MAX_LEASES);
+            for (chunk, offset) in places {
+                assert!((offset as usize) < sizes[usize::from(chunk)]);
+            }
+        }
     }
 }
