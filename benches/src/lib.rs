@@ -165,11 +165,12 @@ impl Drop for ThreadPair {
     }
 }
 
-/// The same four families as the runtime's, built the usual way with the prometheus crate.
+/// The same five families as the runtime's, built the usual way with the prometheus crate.
 pub struct HandWrittenRegistry {
     pub registry: Registry,
     pub requests: IntCounterVec,
     pub errors: IntCounterVec,
+    pub rejected: IntCounterVec,
     pub in_flight: IntGaugeVec,
     pub latency: HistogramVec,
 }
@@ -180,6 +181,10 @@ impl HandWrittenRegistry {
         let registry = Registry::new();
         let requests = IntCounterVec::new(Opts::new("hand_requests_total", "requests"), labels)?;
         let errors = IntCounterVec::new(Opts::new("hand_request_errors_total", "errors"), labels)?;
+        let rejected = IntCounterVec::new(
+            Opts::new("hand_requests_rejected_total", "rejected"),
+            labels,
+        )?;
         let in_flight = IntGaugeVec::new(Opts::new("hand_requests_in_flight", "running"), labels)?;
         let latency = HistogramVec::new(
             HistogramOpts::new("hand_request_latency_seconds", "latency"),
@@ -187,12 +192,14 @@ impl HandWrittenRegistry {
         )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(errors.clone()))?;
+        registry.register(Box::new(rejected.clone()))?;
         registry.register(Box::new(in_flight.clone()))?;
         registry.register(Box::new(latency.clone()))?;
         Ok(HandWrittenRegistry {
             registry,
             requests,
             errors,
+            rejected,
             in_flight,
             latency,
         })
@@ -207,6 +214,7 @@ impl HandWrittenRegistry {
             let labels = [handler.as_str(), module.as_str()];
             hand.requests.with_label_values(&labels).inc();
             hand.errors.with_label_values(&labels).inc_by(0);
+            hand.rejected.with_label_values(&labels).inc_by(0);
             hand.in_flight.with_label_values(&labels).set(0);
             hand.latency.with_label_values(&labels).observe(0.0001);
         }
