@@ -35,7 +35,7 @@ pub struct MetricsArgs {
 }
 
 /// The runtime crate: `::metrics_runtime`, or the path given with `crate = "…"`.
-pub fn runtime(krate: Option<&Path>) -> TokenStream {
+fn runtime(krate: Option<&Path>) -> TokenStream {
     match krate {
         Some(path) => quote!(#path),
         None => quote!(::metrics_runtime),
