@@ -7,14 +7,21 @@ use std::sync::LazyLock;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use handler_metrics_benches::{
-    Handler, bench_one_thread, bench_two_threads, hand_written, poll_ready,
+    Handler, bare, bench_one_thread, bench_two_threads, hand_written, poll_ready,
 };
 use metrics_runtime::prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts};
 use metrics_runtime::prometheus_metrics;
 
+#[prometheus_metrics]
 #[inline(never)]
-fn bare(x: u64) -> u64 {
-    black_box(x).wrapping_add(1)
+fn ours_sync(x: u64) -> Result<u64, ()> {
+    Ok(black_box(x).wrapping_add(1))
+}
+
+#[prometheus_metrics]
+#[inline(never)]
+async fn ours_async(x: u64) -> Result<u64, ()> {
+    Ok(black_box(x).wrapping_add(1))
 }
 
 #[inline(never)]
@@ -34,18 +41,6 @@ fn two_tsc_reads(x: u64) -> u64 {
     let end = unsafe { core::arch::x86_64::_rdtsc() };
     black_box(end.wrapping_sub(start));
     result
-}
-
-#[prometheus_metrics]
-#[inline(never)]
-fn ours_sync(x: u64) -> Result<u64, ()> {
-    Ok(black_box(x).wrapping_add(1))
-}
-
-#[prometheus_metrics]
-#[inline(never)]
-async fn ours_async(x: u64) -> Result<u64, ()> {
-    Ok(black_box(x).wrapping_add(1))
 }
 
 #[prometheus_metrics(handler = "get_instances")]

@@ -28,6 +28,13 @@ pub fn poll_ready<F: Future>(future: F) -> F::Output {
     }
 }
 
+/// The trivial handler without metrics. Its measured twins live in each benchmark binary: an
+/// instrumented fn here would be in every binary's scrape, the gather benchmarks' too.
+#[inline(never)]
+pub fn bare(x: u64) -> u64 {
+    black_box(x).wrapping_add(1)
+}
+
 /// A benchmarked handler, adapted to one signature.
 pub type Handler = fn(u64) -> u64;
 

@@ -16,18 +16,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use handler_metrics_benches::{HAND_COUNTER, HAND_HISTOGRAM, Handler, hand_written, poll_ready};
+use handler_metrics_benches::{
+    HAND_COUNTER, HAND_HISTOGRAM, Handler, bare, hand_written, poll_ready,
+};
 use metrics_runtime::prometheus_metrics;
-
-const USAGE: &str = "usage: thread_sweep [--calls N] [--threads 1,2,4,...]";
-/// Calls per thread: the default sweep takes about a minute on 2 cores.
-const DEFAULT_CALLS: u64 = 1_000_000;
-const DEFAULT_THREADS: [usize; 9] = [1, 2, 4, 8, 16, 32, 64, 128, 256];
-
-#[inline(never)]
-fn bare(x: u64) -> u64 {
-    black_box(x).wrapping_add(1)
-}
 
 #[prometheus_metrics]
 #[inline(never)]
@@ -40,6 +32,11 @@ fn ours_sync(x: u64) -> Result<u64, ()> {
 async fn ours_async(x: u64) -> Result<u64, ()> {
     Ok(black_box(x).wrapping_add(1))
 }
+
+const USAGE: &str = "usage: thread_sweep [--calls N] [--threads 1,2,4,...]";
+/// Calls per thread: the default sweep takes about a minute on 2 cores.
+const DEFAULT_CALLS: u64 = 1_000_000;
+const DEFAULT_THREADS: [usize; 9] = [1, 2, 4, 8, 16, 32, 64, 128, 256];
 
 /// Reads back the calls a variant counted: its request counter and its histogram's count.
 type Counted = fn() -> Result<[u64; 2], String>;
