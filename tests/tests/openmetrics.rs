@@ -147,7 +147,7 @@ fn openmetrics_renders_the_registry_with_exemplars() {
     let upload_latency = exemplar_on("handler_request_latency_seconds_bucket", "failing_upload");
     assert_eq!(upload_latency[0].1.labels["trace_id"], "00f067aa0ba902b7");
 
-    // Sampled: 10,000 calls within a second ask the source about once, not 10,000 times.
+    // Sampled: 10,000 calls ask the source about once a second, not 10,000 times.
     let before = SOURCE_CALLS.get();
     let started = std::time::Instant::now();
     traced("hot", || {
@@ -157,9 +157,11 @@ fn openmetrics_renders_the_registry_with_exemplars() {
     });
     let asked = SOURCE_CALLS.get() - before;
     let seconds = started.elapsed().as_secs_f64().ceil() as u32;
+    // At most once per bucket (12) per second; a call descheduled into a slower bucket may
+    // take that bucket's exemplar too.
     assert!(
-        (1..=seconds + 1).contains(&asked),
-        "the source was asked {asked} times in {seconds} s"
+        (1..=12 * seconds).contains(&asked),
+        "the source was asked {asked} times in {seconds} s for 10,000 calls"
     );
     assert!(SOURCE_CALLS_ALL.load(Ordering::Relaxed) >= asked);
 }
