@@ -297,11 +297,9 @@ fn rejected_delta(before: &Scrape, after: &Scrape, handler: &str) -> f64 {
     count(after) - count(before)
 }
 
-#[tokio::test]
-async fn async_handlers_are_timed_over_their_simulated_rucio_call() {
-    let server = in_process::start(false).await;
-    const CALLS: u32 = 3;
-    let routes = [
+/// The routes whose handlers await a simulated Rucio call, with their handler labels.
+fn rucio_calling_routes() -> [(String, &'static str); 5] {
+    [
         (
             format!("/files?namespace=atlas&poll=1&did={ATLAS_DATASET}"),
             "DIDBrowserHandler::get",
@@ -322,7 +320,14 @@ async fn async_handlers_are_timed_over_their_simulated_rucio_call() {
             "/list-rses?namespace=atlas".to_owned(),
             "ListRSEsHandler::get",
         ),
-    ];
+    ]
+}
+
+#[tokio::test]
+async fn async_handlers_are_timed_over_their_simulated_rucio_call() {
+    let server = in_process::start(false).await;
+    const CALLS: u32 = 3;
+    let routes = rucio_calling_routes();
     let before = server.scrape().await;
     for (path, _) in &routes {
         for _ in 0..CALLS {
@@ -412,28 +417,7 @@ async fn bad_requests_are_counted_but_are_not_errors_and_the_server_keeps_servin
 #[tokio::test]
 async fn a_simulated_rucio_outage_is_a_502_and_an_error_of_each_rucio_calling_handler() {
     let server = in_process::start(false).await;
-    let routes = [
-        (
-            format!("/files?namespace=atlas&poll=1&did={ATLAS_DATASET}"),
-            "DIDBrowserHandler::get",
-        ),
-        (
-            format!("/did?namespace=atlas&did={ATLAS_DATASET}"),
-            "DIDDetailsHandler::get",
-        ),
-        (
-            "/did-search?namespace=cms&did=cms:*&type=all".to_owned(),
-            "DIDSearchHandler::get",
-        ),
-        (
-            "/list-scopes?namespace=atlas".to_owned(),
-            "ListScopesHandler::get",
-        ),
-        (
-            "/list-rses?namespace=atlas".to_owned(),
-            "ListRSEsHandler::get",
-        ),
-    ];
+    let routes = rucio_calling_routes();
     let before = server.scrape().await;
     for (path, _) in &routes {
         let down = server.api(Method::GET, &format!("{path}&rucio_outage=true"));
