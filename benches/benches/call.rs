@@ -12,17 +12,7 @@ use handler_metrics_benches::{
 use metrics_runtime::prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts};
 use metrics_runtime::prometheus_metrics;
 
-#[prometheus_metrics]
-#[inline(never)]
-fn ours_sync(x: u64) -> Result<u64, ()> {
-    Ok(black_box(x).wrapping_add(1))
-}
-
-#[prometheus_metrics]
-#[inline(never)]
-async fn ours_async(x: u64) -> Result<u64, ()> {
-    Ok(black_box(x).wrapping_add(1))
-}
+handler_metrics_benches::measured_handlers!();
 
 #[inline(never)]
 async fn bare_async(x: u64) -> u64 {

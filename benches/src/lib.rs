@@ -28,8 +28,9 @@ pub fn poll_ready<F: Future>(future: F) -> F::Output {
     }
 }
 
-/// The trivial handler without metrics. Its measured twins live in each benchmark binary: an
-/// instrumented fn here would be in every binary's scrape, the gather benchmarks' too.
+/// The trivial handler without metrics. Its measured twins come from `measured_handlers!`, in
+/// the binary that uses them: an instrumented fn here would be in every binary's scrape, the
+/// gather benchmarks' too.
 #[inline(never)]
 pub fn bare(x: u64) -> u64 {
     black_box(x).wrapping_add(1)
@@ -253,6 +254,24 @@ pub fn compare_gather(c: &mut criterion::Criterion, handlers: usize, call_all: f
     group.bench_function("ours", |b| b.iter(metrics_runtime::gather));
     group.bench_function("hand_written", |b| b.iter(|| hand.render()));
     group.finish();
+}
+
+/// `ours_sync` and `ours_async`: the trivial handler, measured, defined in the calling module.
+#[macro_export]
+macro_rules! measured_handlers {
+    () => {
+        #[::metrics_runtime::prometheus_metrics]
+        #[inline(never)]
+        fn ours_sync(x: u64) -> Result<u64, ()> {
+            Ok(::std::hint::black_box(x).wrapping_add(1))
+        }
+
+        #[::metrics_runtime::prometheus_metrics]
+        #[inline(never)]
+        async fn ours_async(x: u64) -> Result<u64, ()> {
+            Ok(::std::hint::black_box(x).wrapping_add(1))
+        }
+    };
 }
 
 /// Fifty instrumented handlers `h0` … `h49` in the calling module, and `call_all()`.

@@ -19,19 +19,8 @@ use std::time::Instant;
 use handler_metrics_benches::{
     HAND_COUNTER, HAND_HISTOGRAM, Handler, bare, hand_written, poll_ready,
 };
-use metrics_runtime::prometheus_metrics;
 
-#[prometheus_metrics]
-#[inline(never)]
-fn ours_sync(x: u64) -> Result<u64, ()> {
-    Ok(black_box(x).wrapping_add(1))
-}
-
-#[prometheus_metrics]
-#[inline(never)]
-async fn ours_async(x: u64) -> Result<u64, ()> {
-    Ok(black_box(x).wrapping_add(1))
-}
+handler_metrics_benches::measured_handlers!();
 
 const USAGE: &str = "usage: thread_sweep [--calls N] [--threads 1,2,4,...]";
 /// Calls per thread: the default sweep takes about a minute on 2 cores.
