@@ -108,8 +108,6 @@ pub use outcome::CountsAsError;
 pub use prometheus;
 pub use registry::DEFAULT_NAMESPACE;
 
-static KNOWN_SERIES: std::sync::Once = std::sync::Once::new();
-
 /// Every handler is visible from the first scrape, at 0, not only after its first call.
 fn create_known_series() {
     catalog::create_known_series();
@@ -143,8 +141,7 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// assert!(exposition.lines().any(|line| line == "sessions_total 1"));
 /// ```
 pub fn gather() -> String {
-    KNOWN_SERIES.call_once(create_known_series);
-    registry::runtime().gather(Format::Text)
+    gather_as(Format::Text)
 }
 
 /// Renders the whole registry, as [`gather`] does, in `format`: choose it with
@@ -152,11 +149,7 @@ pub fn gather() -> String {
 /// [`Format::content_type`]. OpenMetrics carries the exemplars that
 /// [`Config::exemplar_source`] provides; the text format never shows them.
 pub fn gather_as(format: Format) -> String {
-    match format {
-        Format::Text => gather(),
-        _ => {
-            KNOWN_SERIES.call_once(create_known_series);
-            registry::runtime().gather(format)
-        }
-    }
+    static KNOWN_SERIES: std::sync::Once = std::sync::Once::new();
+    KNOWN_SERIES.call_once(create_known_series);
+    registry::runtime().gather(format)
 }
