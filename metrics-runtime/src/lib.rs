@@ -1,7 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
-// Imports go one way, from the hot path up: `clock` and `slots`, then `exemplar`, `series`,
+// Imports go one way, from the hot path up: `clock`, `slots` and `model`, then `exemplar`, `series`,
 // `openmetrics`, `exposition`, `error` and `format`, `registry`, `site`, `catalog`, `config`;
 // `auth` and `outcome` stand alone.
 mod auth;
@@ -12,6 +12,7 @@ mod error;
 mod exemplar;
 mod exposition;
 mod format;
+mod model;
 mod openmetrics;
 mod outcome;
 mod registry;

@@ -12,6 +12,7 @@ use std::fmt::Write;
 use prometheus::proto::{Metric, MetricFamily, MetricType};
 
 use crate::exemplar::{Exemplar, TRACE_ID_LABEL};
+use crate::model;
 
 /// Appends `families` in OpenMetrics text. `write!` into a `String` cannot fail.
 pub(crate) fn write_families(out: &mut String, families: &[MetricFamily]) {
@@ -59,11 +60,10 @@ fn write_metric(out: &mut String, name: &str, kind: MetricType, metric: &Metric)
         out.push('\n');
     };
     match kind {
-        MetricType::COUNTER => sample("", None, metric.get_counter().get_value()),
-        MetricType::GAUGE => sample("", None, metric.get_gauge().get_value()),
-        // The crate marks untyped as protobuf-only, but a custom collector can still gather it.
-        #[allow(deprecated)]
-        MetricType::UNTYPED => sample("", None, metric.get_untyped().get_value()),
+        MetricType::COUNTER => sample("", None, model::counter_value(metric)),
+        MetricType::GAUGE => sample("", None, model::gauge_value(metric)),
+        // Left out before rendering (see `model::without_untyped`).
+        MetricType::UNTYPED => {}
         MetricType::HISTOGRAM => {
             let histogram = metric.get_histogram();
             let mut infinite = false;

@@ -140,7 +140,7 @@ impl Runtime {
         let write_directly = *self
             .write_directly
             .get_or_init(|| self.registered && renders_names_unchanged(&self.registry));
-        let others = if write_directly {
+        let mut others = if write_directly {
             /// Clears the flag however `gather` ends: a collector of the user's may panic.
             struct Reset;
             impl Drop for Reset {
@@ -154,6 +154,7 @@ impl Runtime {
         } else {
             self.registry.gather()
         };
+        crate::model::without_untyped(&mut others);
         let mut exposition = String::new();
         match format {
             Format::Text => {

@@ -61,7 +61,7 @@ impl Authenticate for Token {
 #[prometheus_metrics]
 fn sync_handler(token: &Token, x: u64) -> Result<u64, u8> {
     let _ = token;
-    if x.is_multiple_of(2) { Ok(x) } else { Err(1) }
+    if x % 2 == 0 { Ok(x) } else { Err(1) }
 }
 
 #[authenticated]
