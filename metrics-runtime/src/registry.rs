@@ -194,25 +194,7 @@ impl Runtime {
 
     /// The series of `(handler, module)`; fns with the same labels share one series.
     pub(crate) fn series(&self, handler: String, module: &'static str) -> &'static Series {
-        let handlers = &self.handlers;
-        let mut series = handlers
-            .series
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let key = (handler, module);
-        if let Some(existing) = series.get(&key) {
-            return existing;
-        }
-        let label_pairs = exposition::label_pairs(&key.0, module);
-        let created: &'static Series = Box::leak(Box::new(Series::new(
-            key.0.clone(),
-            module,
-            label_pairs,
-            &handlers.bounds_seconds,
-            handlers.exemplar_source,
-        )));
-        series.insert(key, created);
-        created
+        self.handlers.series(handler, module)
     }
 }
 
@@ -223,7 +205,12 @@ struct HandlerFamilies {
     /// The bounds as the text format writes them in `le`.
     bounds_le: Vec<String>,
     exemplar_source: Option<ExemplarSource>,
+    /// The series by their labels, for call sites resolving theirs: scrapes never lock it.
     series: Mutex<BTreeMap<(String, &'static str), &'static Series>>,
+    /// The same series in label order, for scrapes: replaced whole when one is added, so a
+    /// scrape holds this lock only to clone the `Arc`, and a call's first resolution never
+    /// waits while a scrape reads or renders.
+    listed: Mutex<Arc<[&'static Series]>>,
 }
 
 impl HandlerFamilies {
@@ -256,7 +243,33 @@ impl HandlerFamilies {
             bounds_seconds: settings.buckets.clone(),
             exemplar_source: settings.exemplar_source,
             series: Mutex::new(BTreeMap::new()),
+            listed: Mutex::new(Arc::new([])),
         }
+    }
+
+    /// The series of `(handler, module)`, created at 0 the first time.
+    fn series(&self, handler: String, module: &'static str) -> &'static Series {
+        let mut series = self.series.lock().unwrap_or_else(PoisonError::into_inner);
+        let key = (handler, module);
+        if let Some(existing) = series.get(&key) {
+            return existing;
+        }
+        let label_pairs = exposition::label_pairs(&key.0, module);
+        let created: &'static Series = Box::leak(Box::new(Series::new(
+            key.0.clone(),
+            module,
+            label_pairs,
+            &self.bounds_seconds,
+            self.exemplar_source,
+        )));
+        series.insert(key, created);
+        let listed: Arc<[&'static Series]> = series.values().copied().collect();
+        // The list it replaces is freed once its last scrape ends, outside the lock.
+        let _replaced = std::mem::replace(
+            &mut *self.listed.lock().unwrap_or_else(PoisonError::into_inner),
+            listed,
+        );
+        created
     }
 
     fn register(self: &Arc<Self>, registry: &Registry) -> Result<(), ConfigError> {
@@ -283,9 +296,9 @@ impl HandlerFamilies {
     }
 
     fn snapshots(&self) -> Vec<(&'static Series, Snapshot)> {
-        let series = self.series.lock().unwrap_or_else(PoisonError::into_inner);
-        series
-            .values()
+        let listed = Arc::clone(&self.listed.lock().unwrap_or_else(PoisonError::into_inner));
+        listed
+            .iter()
             .map(|series| (*series, series.snapshot()))
             .collect()
     }
@@ -351,5 +364,37 @@ impl Collector for HandlerCollector {
             &handlers.bounds_seconds,
             handlers.snapshots(),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    use super::{HandlerFamilies, Settings};
+
+    /// A scrape stuck in the middle of its snapshots (here, held at one series) does not hold
+    /// up a handler's first call, which creates that handler's series.
+    #[test]
+    fn a_first_resolution_does_not_wait_for_a_scrape() {
+        let families = &HandlerFamilies::new(&Settings::default());
+        let slow = families.series("slow".to_owned(), "tests");
+        let held = slow.hold_snapshots();
+        std::thread::scope(|scope| {
+            let scrape = scope.spawn(|| families.snapshots().len());
+            // Time for the scrape to reach the held series.
+            std::thread::sleep(Duration::from_millis(100));
+            let (resolved, first_call) = mpsc::channel();
+            scope.spawn(move || {
+                let series = families.series("first_call".to_owned(), "tests");
+                let _ = resolved.send(series.handler.clone());
+            });
+            let waited = first_call.recv_timeout(Duration::from_secs(2));
+            drop(held);
+            assert_eq!(waited.as_deref(), Ok("first_call"));
+            assert_eq!(scrape.join().unwrap(), 1, "the series listed when it began");
+        });
+        assert_eq!(families.snapshots().len(), 2);
     }
 }

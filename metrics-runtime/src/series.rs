@@ -255,6 +255,12 @@ impl Series {
         }
     }
 
+    /// Makes every snapshot of this series wait until the guard is dropped: a slow scrape.
+    #[cfg(test)]
+    pub(crate) fn hold_snapshots(&self) -> std::sync::MutexGuard<'_, u128> {
+        self.sum_reported.lock().unwrap()
+    }
+
     pub(crate) fn snapshot(&self) -> Snapshot {
         let buckets = self.bounds_ticks.len() + 1;
         let mut per_bucket = vec![0u64; buckets];
