@@ -39,12 +39,23 @@ pub(crate) struct Clock {
 /// Calibration takes a few milliseconds: it happens once, when the runtime starts.
 pub(crate) fn clock() -> &'static Clock {
     static CLOCK: Lazy<Clock> = Lazy::new(|| {
-        let forced = std::env::var(CLOCK_VARIABLE).ok();
+        let forced = std::env::var_os(CLOCK_VARIABLE);
+        let forced = forced.as_ref().map(|value| value.to_string_lossy());
         let kernel = kernel_clocksource();
-        match choose(forced.as_deref(), kernel.as_deref()) {
+        let clock = match choose(forced.as_deref(), kernel.as_deref()) {
             Source::Tsc => Clock::tsc().unwrap_or_else(Clock::monotonic),
             Source::Monotonic => Clock::monotonic(),
+        };
+        // A knob, not a `Config` setting that could return an error: a value it does not take
+        // is said once rather than ignored silently.
+        if let Some(value) = forced.filter(|value| value != Source::Monotonic.name()) {
+            eprintln!(
+                "metrics_runtime: {CLOCK_VARIABLE}={value:?} is ignored: the one value it takes \
+                 is \"monotonic\"; timing with {}",
+                clock.source.name()
+            );
         }
+        clock
     });
     &CLOCK
 }

@@ -87,7 +87,9 @@ impl Config {
     ///
     /// `source` is called at most once per bucket per handler per second, from the handler's
     /// thread as its call ends, never on every call. Trace ids longer than 120 characters are
-    /// not shown (OpenMetrics' limit).
+    /// not shown (OpenMetrics' limit). A panic in `source` is caught and costs only that
+    /// exemplar: the call keeps its output and is counted; while the thread is already
+    /// panicking, `source` is not called at all.
     pub fn exemplar_source(mut self, source: fn() -> Option<String>) -> Self {
         self.exemplar_source = Some(source);
         self

@@ -71,7 +71,12 @@ impl Exemplars {
         {
             return;
         }
-        let Some(trace_id) = (self.source)() else {
+        // The source is the server's code, called from a guard's drop: a panic of its own must
+        // not change the call's outcome, and one while the body unwinds would abort the process.
+        if std::thread::panicking() {
+            return;
+        }
+        let Ok(Some(trace_id)) = std::panic::catch_unwind(self.source) else {
             return;
         };
         let length = TRACE_ID_LABEL.len() + trace_id.chars().count();

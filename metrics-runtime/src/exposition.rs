@@ -40,12 +40,17 @@ pub(crate) struct Families {
 
 impl Families {
     pub(crate) fn all(&self) -> [&Desc; 5] {
+        self.typed().map(|(desc, _)| desc)
+    }
+
+    /// Each family with its type.
+    pub(crate) fn typed(&self) -> [(&Desc, MetricType); 5] {
         [
-            &self.requests,
-            &self.latency,
-            &self.in_flight,
-            &self.rejected,
-            &self.errors,
+            (&self.requests, MetricType::COUNTER),
+            (&self.latency, MetricType::HISTOGRAM),
+            (&self.in_flight, MetricType::GAUGE),
+            (&self.rejected, MetricType::COUNTER),
+            (&self.errors, MetricType::COUNTER),
         ]
     }
 }

@@ -7,7 +7,9 @@
 //! and `# TYPE` (its samples keep it), `untyped` is `unknown`, `"` is escaped in help texts,
 //! timestamps are seconds, exemplars may follow a sample, and `# EOF` ends the exposition.
 
+use std::collections::{BTreeSet, HashSet};
 use std::fmt::Write;
+use std::sync::{Mutex, PoisonError};
 
 use prometheus::proto::{Metric, MetricFamily, MetricType};
 
@@ -15,25 +17,80 @@ use crate::exemplar::{Exemplar, TRACE_ID_LABEL};
 use crate::model;
 
 /// Appends `families` in OpenMetrics text. `write!` into a `String` cannot fail.
-pub(crate) fn write_families(out: &mut String, families: &[MetricFamily]) {
-    for family in families {
+///
+/// Two families must not share a name, their own or a sample's (`names`), or strict parsers
+/// reject the whole exposition. A family that would is left out, and said once on standard
+/// error: the text format has no such clash and keeps it. `taken` holds the names of families
+/// written elsewhere; the families `first` picks claim their names before the others.
+pub(crate) fn write_families(
+    out: &mut String,
+    families: &[MetricFamily],
+    taken: &mut HashSet<String>,
+    first: impl Fn(&MetricFamily) -> bool,
+) {
+    let mut kept = vec![false; families.len()];
+    for claim_first in [true, false] {
+        for (index, family) in families.iter().enumerate() {
+            if first(family) != claim_first {
+                continue;
+            }
+            let (name, kind) = family_and_kind(family.name(), family.get_field_type());
+            if names(name, kind).any(|taken_name| taken.contains(&taken_name)) {
+                report_left_out(name, kind);
+            } else {
+                taken.extend(names(name, kind));
+                kept[index] = true;
+            }
+        }
+    }
+    for (family, _) in families.iter().zip(kept).filter(|&(_, kept)| kept) {
         let name = family.name();
-        let (family_name, kind) = match family.get_field_type() {
-            MetricType::COUNTER => match name.strip_suffix("_total") {
-                Some(base) => (base, "counter"),
-                // OpenMetrics would name its sample `<name>_total`: kept as it is, as `unknown`,
-                // so that both formats give the same samples.
-                None => (name, "unknown"),
-            },
-            MetricType::GAUGE => (name, "gauge"),
-            MetricType::HISTOGRAM => (name, "histogram"),
-            MetricType::SUMMARY => (name, "summary"),
-            MetricType::UNTYPED => (name, "unknown"),
-        };
+        let (family_name, kind) = family_and_kind(name, family.get_field_type());
         write_header(out, family_name, family.help(), kind);
         for metric in family.get_metric() {
             write_metric(out, name, family.get_field_type(), metric);
         }
+    }
+}
+
+/// The OpenMetrics family name and type of a family the registry gathered as `name`.
+pub(crate) fn family_and_kind(name: &str, kind: MetricType) -> (&str, &'static str) {
+    match kind {
+        MetricType::COUNTER => match name.strip_suffix("_total") {
+            Some(base) => (base, "counter"),
+            // OpenMetrics would name its sample `<name>_total`: kept as it is, as `unknown`,
+            // so that both formats give the same samples.
+            None => (name, "unknown"),
+        },
+        MetricType::GAUGE => (name, "gauge"),
+        MetricType::HISTOGRAM => (name, "histogram"),
+        MetricType::SUMMARY => (name, "summary"),
+        MetricType::UNTYPED => (name, "unknown"),
+    }
+}
+
+/// The names an OpenMetrics family of `kind` takes: its own and its samples'.
+pub(crate) fn names<'a>(family: &'a str, kind: &str) -> impl Iterator<Item = String> + 'a {
+    let suffixes: &[&str] = match kind {
+        "counter" => &["", "_total", "_created"],
+        "histogram" => &["", "_bucket", "_count", "_sum", "_created"],
+        "summary" => &["", "_count", "_sum", "_created"],
+        _ => &[""],
+    };
+    suffixes
+        .iter()
+        .map(move |suffix| format!("{family}{suffix}"))
+}
+
+fn report_left_out(family: &str, kind: &str) {
+    static REPORTED: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+    let mut reported = REPORTED.lock().unwrap_or_else(PoisonError::into_inner);
+    if reported.insert(family.to_owned()) {
+        eprintln!(
+            "metrics_runtime: OpenMetrics family `{family}` ({kind}) is left out of the \
+             OpenMetrics scrape: its name or one of its samples' is another family's, which \
+             strict parsers reject; rename it (the text format keeps it)"
+        );
     }
 }
 
@@ -164,6 +221,8 @@ pub(crate) fn push_exemplar(out: &mut String, exemplar: &Exemplar) {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashSet;
+
     use prometheus::core::Collector;
     use prometheus::{Histogram, HistogramOpts, IntCounter, IntGauge, Opts};
 
@@ -174,7 +233,7 @@ mod tests {
         let counter = IntCounter::new("sessions_total", "Sessions \"opened\"\\ok").unwrap();
         counter.inc_by(3);
         let mut out = String::new();
-        write_families(&mut out, &counter.collect());
+        write_families(&mut out, &counter.collect(), &mut HashSet::new(), |_| false);
         assert_eq!(
             out,
             "# HELP sessions Sessions \\\"opened\\\"\\\\ok\n# TYPE sessions counter\nsessions_total 3\n"
@@ -185,7 +244,7 @@ mod tests {
     fn a_counter_without_total_keeps_its_sample_name_as_unknown() {
         let counter = IntCounter::new("restarts", "Restarts.").unwrap();
         let mut out = String::new();
-        write_families(&mut out, &counter.collect());
+        write_families(&mut out, &counter.collect(), &mut HashSet::new(), |_| false);
         assert_eq!(
             out,
             "# HELP restarts Restarts.\n# TYPE restarts unknown\nrestarts 0\n"
@@ -204,8 +263,10 @@ mod tests {
                 .unwrap();
         histogram.observe(0.75);
         let mut out = String::new();
-        write_families(&mut out, &gauge.collect());
-        write_families(&mut out, &histogram.collect());
+        write_families(&mut out, &gauge.collect(), &mut HashSet::new(), |_| false);
+        write_families(&mut out, &histogram.collect(), &mut HashSet::new(), |_| {
+            false
+        });
         assert_eq!(
             out,
             "# HELP build_info Build.\n# TYPE build_info gauge\n\
@@ -214,6 +275,32 @@ mod tests {
              io_seconds_bucket{le=\"0.5\"} 0\nio_seconds_bucket{le=\"1\"} 1\n\
              io_seconds_bucket{le=\"+Inf\"} 1\nio_seconds_sum 0.75\nio_seconds_count 1\n"
         );
+    }
+
+    #[test]
+    fn a_family_whose_names_are_taken_is_left_out_and_the_first_ones_claim_theirs_first() {
+        let gauge = IntGauge::new("jobs", "A gauge.").unwrap();
+        let counter = IntCounter::new("jobs_total", "A counter.").unwrap();
+        let created = IntGauge::new("jobs_created", "Clashes with the counter's sample.").unwrap();
+        let other = IntGauge::new("queue", "Clashes with nothing.").unwrap();
+        let families: Vec<_> = [gauge.collect(), counter.collect(), created.collect()]
+            .into_iter()
+            .chain([other.collect()])
+            .flatten()
+            .collect();
+        let mut out = String::new();
+        let mut taken = HashSet::new();
+        write_families(&mut out, &families, &mut taken, |family| {
+            family.name() == "jobs_total"
+        });
+        assert_eq!(
+            out,
+            "# HELP jobs A counter.\n# TYPE jobs counter\njobs_total 0\n\
+             # HELP queue Clashes with nothing.\n# TYPE queue gauge\nqueue 0\n"
+        );
+        let mut out = String::new();
+        write_families(&mut out, &other.collect(), &mut taken, |_| false);
+        assert_eq!(out, "", "`queue` was taken by the first call");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The one runtime a process has: its settings, its registry and every handler series.
 
 use std::cell::Cell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use once_cell::sync::OnceCell;
@@ -95,6 +95,9 @@ pub(crate) fn install(settings: Settings) -> Result<(), ConfigError> {
     crate::clock::clock();
     let handlers = Arc::new(HandlerFamilies::new(&settings));
     handlers.register(&settings.registry)?;
+    handlers
+        .refuse_openmetrics_collisions(&settings.registry)
+        .inspect_err(|_| handlers.unregister(&settings.registry))?;
     if settings.process_metrics {
         register_process_metrics(&settings.registry).inspect_err(|_| {
             handlers.unregister(&settings.registry);
@@ -164,7 +167,17 @@ impl Runtime {
                     exposition.push_str(&format!("# metrics_runtime: encoding failed: {error}\n"));
                 }
             }
-            Format::OpenMetrics => openmetrics::write_families(&mut exposition, &others),
+            Format::OpenMetrics => {
+                // The handler families keep their names: a family of the server's that
+                // collides with them is the one left out.
+                let mut taken = HashSet::new();
+                if write_directly {
+                    taken.extend(self.handlers.openmetrics_names.iter().cloned());
+                }
+                openmetrics::write_families(&mut exposition, &others, &mut taken, |family| {
+                    self.handlers.gathered_as_ours(family)
+                });
+            }
         }
         if write_directly {
             let handlers = &self.handlers;
@@ -195,25 +208,7 @@ impl Runtime {
 
     /// The series of `(handler, module)`; fns with the same labels share one series.
     pub(crate) fn series(&self, handler: String, module: &'static str) -> &'static Series {
-        let handlers = &self.handlers;
-        let mut series = handlers
-            .series
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let key = (handler, module);
-        if let Some(existing) = series.get(&key) {
-            return existing;
-        }
-        let label_pairs = exposition::label_pairs(&key.0, module);
-        let created: &'static Series = Box::leak(Box::new(Series::new(
-            key.0.clone(),
-            module,
-            label_pairs,
-            &handlers.bounds_seconds,
-            handlers.exemplar_source,
-        )));
-        series.insert(key, created);
-        created
+        self.handlers.series(handler, module)
     }
 }
 
@@ -223,8 +218,15 @@ struct HandlerFamilies {
     bounds_seconds: Vec<f64>,
     /// The bounds as the text format writes them in `le`.
     bounds_le: Vec<String>,
+    /// The names the handler families take in OpenMetrics: theirs and their samples'.
+    openmetrics_names: Vec<String>,
     exemplar_source: Option<ExemplarSource>,
+    /// The series by their labels, for call sites resolving theirs: scrapes never lock it.
     series: Mutex<BTreeMap<(String, &'static str), &'static Series>>,
+    /// The same series in label order, for scrapes: replaced whole when one is added, so a
+    /// scrape holds this lock only to clone the `Arc`, and a call's first resolution never
+    /// waits while a scrape reads or renders.
+    listed: Mutex<Arc<[&'static Series]>>,
 }
 
 impl HandlerFamilies {
@@ -235,29 +237,65 @@ impl HandlerFamilies {
             Desc::new(name, help.to_owned(), labels, Default::default())
                 .expect("validated namespace gives valid metric names")
         };
+        let families = Families {
+            requests: desc("requests_total", "Requests that reached the handler body."),
+            latency: desc(
+                "request_latency_seconds",
+                "Time spent in the handler body, however it ended.",
+            ),
+            in_flight: desc("requests_in_flight", "Handler bodies running now."),
+            rejected: desc(
+                "requests_rejected_total",
+                "Calls that #[authenticated] rejected before the handler body ran.",
+            ),
+            errors: desc(
+                "request_errors_total",
+                "Handler calls that failed: a panic, an Err (unless its error type says \
+                 otherwise), a 5xx status, or an output whose CountsAsError says so.",
+            ),
+        };
+        let openmetrics_names = families
+            .typed()
+            .into_iter()
+            .flat_map(|(desc, kind)| {
+                let (family, kind) = openmetrics::family_and_kind(&desc.fq_name, kind);
+                openmetrics::names(family, kind).collect::<Vec<_>>()
+            })
+            .collect();
         HandlerFamilies {
-            families: Families {
-                requests: desc("requests_total", "Requests that reached the handler body."),
-                latency: desc(
-                    "request_latency_seconds",
-                    "Time spent in the handler body, however it ended.",
-                ),
-                in_flight: desc("requests_in_flight", "Handler bodies running now."),
-                rejected: desc(
-                    "requests_rejected_total",
-                    "Calls that #[authenticated] rejected before the handler body ran.",
-                ),
-                errors: desc(
-                    "request_errors_total",
-                    "Handler calls that failed: a panic, an Err (unless its error type says \
-                     otherwise), a 5xx status, or an output whose CountsAsError says so.",
-                ),
-            },
+            families,
+            openmetrics_names,
             bounds_le: settings.buckets.iter().map(f64::to_string).collect(),
             bounds_seconds: settings.buckets.clone(),
             exemplar_source: settings.exemplar_source,
             series: Mutex::new(BTreeMap::new()),
+            listed: Mutex::new(Arc::new([])),
         }
+    }
+
+    /// The series of `(handler, module)`, created at 0 the first time.
+    fn series(&self, handler: String, module: &'static str) -> &'static Series {
+        let mut series = self.series.lock().unwrap_or_else(PoisonError::into_inner);
+        let key = (handler, module);
+        if let Some(existing) = series.get(&key) {
+            return existing;
+        }
+        let label_pairs = exposition::label_pairs(&key.0, module);
+        let created: &'static Series = Box::leak(Box::new(Series::new(
+            key.0.clone(),
+            module,
+            label_pairs,
+            &self.bounds_seconds,
+            self.exemplar_source,
+        )));
+        series.insert(key, created);
+        let listed: Arc<[&'static Series]> = series.values().copied().collect();
+        // The list it replaces is freed once its last scrape ends, outside the lock.
+        let _replaced = std::mem::replace(
+            &mut *self.listed.lock().unwrap_or_else(PoisonError::into_inner),
+            listed,
+        );
+        created
     }
 
     fn register(self: &Arc<Self>, registry: &Registry) -> Result<(), ConfigError> {
@@ -267,7 +305,7 @@ impl HandlerFamilies {
                 let all = self.families.all();
                 let name = all
                     .iter()
-                    .find(|desc| name_taken(registry, desc))
+                    .find(|desc| registration_error(registry, desc).is_some())
                     .unwrap_or(&all[0])
                     .fq_name
                     .clone();
@@ -279,14 +317,61 @@ impl HandlerFamilies {
             })
     }
 
+    /// Refuses a family of `registry` whose OpenMetrics names collide with the handler
+    /// families' (`openmetrics::names`): one named like an OpenMetrics family or sample of
+    /// theirs, or a counter whose family name is one of those (`<name>_total`). A family
+    /// registered later is left out of the OpenMetrics scrape instead.
+    fn refuse_openmetrics_collisions(&self, registry: &Registry) -> Result<(), ConfigError> {
+        let ours = self.families.all().map(|desc| desc.fq_name.as_str());
+        let candidates = self
+            .openmetrics_names
+            .iter()
+            .flat_map(|name| [name.clone(), format!("{name}_total")])
+            .filter(|name| !ours.contains(&name.as_str()));
+        // A probe that registers leaves its name, with this help, in the registry for good
+        // (`Registry::unregister` keeps the names it saw): a family registered later under
+        // that name, with other labels or help, is refused by the registry itself.
+        const RESERVED: &str = "Reserved by metrics_runtime: in OpenMetrics, a handler family \
+                                or one of its samples has this name.";
+        for name in candidates {
+            let probe = Desc::new(
+                name.clone(),
+                RESERVED.to_owned(),
+                Vec::new(),
+                Default::default(),
+            )
+            .expect("names built from a validated namespace are valid");
+            if let Some(source) = registration_error(registry, &probe) {
+                return Err(ConfigError::NameClash {
+                    name,
+                    hint: "in OpenMetrics, where a counter's family is named without `_total` \
+                           and `_created`, `_bucket`, `_count` and `_sum` name samples, it \
+                           collides with a handler family; rename it or choose another \
+                           namespace with Config::namespace",
+                    source,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the registry gathered `family` from `HandlerCollector` (its name may carry the
+    /// registry's prefix).
+    fn gathered_as_ours(&self, family: &MetricFamily) -> bool {
+        self.families
+            .all()
+            .iter()
+            .any(|desc| family.help() == desc.help && family.name().ends_with(&desc.fq_name))
+    }
+
     fn unregister(self: &Arc<Self>, registry: &Registry) {
         let _ = registry.unregister(Box::new(HandlerCollector(Arc::clone(self))));
     }
 
     fn snapshots(&self) -> Vec<(&'static Series, Snapshot)> {
-        let series = self.series.lock().unwrap_or_else(PoisonError::into_inner);
-        series
-            .values()
+        let listed = Arc::clone(&self.listed.lock().unwrap_or_else(PoisonError::into_inner));
+        listed
+            .iter()
             .map(|series| (*series, series.snapshot()))
             .collect()
     }
@@ -311,9 +396,10 @@ fn renders_names_unchanged(registry: &Registry) -> bool {
     unchanged
 }
 
-/// Whether `desc` alone can be registered. The probe carries our exact descriptor because a
-/// failed registration leaves its names behind in the registry with our labels and help.
-fn name_taken(registry: &Registry, desc: &Desc) -> bool {
+/// Why `desc` alone cannot be registered, if it cannot. The probe carries our exact descriptor
+/// because a failed registration leaves its names behind in the registry with our labels and
+/// help.
+fn registration_error(registry: &Registry, desc: &Desc) -> Option<prometheus::Error> {
     struct DescProbe(Desc);
     impl Collector for DescProbe {
         fn desc(&self) -> Vec<&Desc> {
@@ -324,11 +410,11 @@ fn name_taken(registry: &Registry, desc: &Desc) -> bool {
         }
     }
     let probe = || Box::new(DescProbe(desc.clone()));
-    let taken = registry.register(probe()).is_err();
-    if !taken {
+    let refused = registry.register(probe()).err();
+    if refused.is_none() {
         let _ = registry.unregister(probe());
     }
-    taken
+    refused
 }
 
 /// The handler families inside the registry: what it gathers when `gather()` does not write
@@ -352,5 +438,37 @@ impl Collector for HandlerCollector {
             &handlers.bounds_seconds,
             handlers.snapshots(),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    use super::{HandlerFamilies, Settings};
+
+    /// A scrape stuck in the middle of its snapshots (here, held at one series) does not hold
+    /// up a handler's first call, which creates that handler's series.
+    #[test]
+    fn a_first_resolution_does_not_wait_for_a_scrape() {
+        let families = &HandlerFamilies::new(&Settings::default());
+        let slow = families.series("slow".to_owned(), "tests");
+        let held = slow.hold_snapshots();
+        std::thread::scope(|scope| {
+            let scrape = scope.spawn(|| families.snapshots().len());
+            // Time for the scrape to reach the held series.
+            std::thread::sleep(Duration::from_millis(100));
+            let (resolved, first_call) = mpsc::channel();
+            scope.spawn(move || {
+                let series = families.series("first_call".to_owned(), "tests");
+                let _ = resolved.send(series.handler.clone());
+            });
+            let waited = first_call.recv_timeout(Duration::from_secs(2));
+            drop(held);
+            assert_eq!(waited.as_deref(), Ok("first_call"));
+            assert_eq!(scrape.join().unwrap(), 1, "the series listed when it began");
+        });
+        assert_eq!(families.snapshots().len(), 2);
     }
 }

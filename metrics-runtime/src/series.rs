@@ -58,6 +58,22 @@ impl<'a> Shard<'a> {
     }
 }
 
+/// Adds 1 to counter `index` of `shard`, with `order` (see `Slot::add`).
+#[inline(always)]
+fn increment(writer: Slot, shard: Shard<'_>, index: usize, order: Ordering) {
+    #[cfg(test)]
+    tests::log(tests::Access::Write, index, order);
+    writer.add(shard.counter(index), 1, order);
+}
+
+/// Reads counter `index` of `shard` for a scrape.
+#[inline(always)]
+fn load(shard: Shard<'_>, index: usize, order: Ordering) -> u64 {
+    #[cfg(test)]
+    tests::log(tests::Access::Read, index, order);
+    shard.counter(index).load(order)
+}
+
 pub(crate) struct Series {
     pub(crate) handler: String,
     pub(crate) module: &'static str,
@@ -180,7 +196,7 @@ impl Series {
 
     #[inline]
     pub(crate) fn record_start(&self, writer: Slot) {
-        writer.add(self.shard(writer).counter(STARTED), 1, Ordering::Relaxed);
+        increment(writer, self.shard(writer), STARTED, Ordering::Relaxed);
     }
 
     /// `now_ticks` is the clock reading that ended the call.
@@ -193,8 +209,10 @@ impl Series {
         failed: bool,
     ) {
         let shard = self.shard(writer);
+        // Release, as the bucket below: a scrape that reads this error with `Acquire` sees the
+        // start of its call too (see `snapshot`), so it never shows more errors than requests.
         if failed {
-            writer.add(shard.counter(ERRORS), 1, Ordering::Relaxed);
+            increment(writer, shard, ERRORS, Ordering::Release);
         }
         writer.add_wide(
             shard.counter(SUM_TICKS_HIGH),
@@ -208,7 +226,7 @@ impl Series {
             .unwrap_or(self.bounds_ticks.len());
         // Release: a scrape that sees this observation also sees the start it ends, even when
         // an async call started on another thread (the executor's hand-over orders the two).
-        writer.add(shard.counter(FIRST_BUCKET + bucket), 1, Ordering::Release);
+        increment(writer, shard, FIRST_BUCKET + bucket, Ordering::Release);
         if let Some(exemplars) = &self.exemplars {
             exemplars.offer(bucket, now_ticks, || {
                 self.clock.seconds(elapsed_ticks.into())
@@ -237,23 +255,33 @@ impl Series {
         }
     }
 
+    /// Makes every snapshot of this series wait until the guard is dropped: a slow scrape.
+    #[cfg(test)]
+    pub(crate) fn hold_snapshots(&self) -> std::sync::MutexGuard<'_, u128> {
+        self.sum_reported.lock().unwrap()
+    }
+
     pub(crate) fn snapshot(&self) -> Snapshot {
         let buckets = self.bounds_ticks.len() + 1;
         let mut per_bucket = vec![0u64; buckets];
         let mut sum_ticks = 0u128;
         let mut errors = 0u64;
-        // Observations first, then starts: every observation read has its start visible, so
-        // `started >= finished` and the derived in-flight value is never negative.
+        // Observations and errors first, then starts. A call increments `STARTED` before its
+        // error and its bucket, and those two with `Release`; read here with `Acquire`, each
+        // error or observation counted makes its call's start visible to the reads of
+        // `STARTED` that follow (on any CPU, weakly ordered ones included). So by construction
+        // `started >= finished` (in flight is never negative) and `started >= errors` (a
+        // scrape never shows more errors than requests).
         for shard in self.shards() {
             for (bucket, count) in per_bucket.iter_mut().enumerate() {
-                *count += shard.counter(FIRST_BUCKET + bucket).load(Ordering::Acquire);
+                *count += load(shard, FIRST_BUCKET + bucket, Ordering::Acquire);
             }
             sum_ticks += Self::sum_ticks(shard);
-            errors += shard.counter(ERRORS).load(Ordering::Relaxed);
+            errors += load(shard, ERRORS, Ordering::Acquire);
         }
         let started: u64 = self
             .shards()
-            .map(|shard| shard.counter(STARTED).load(Ordering::Acquire))
+            .map(|shard| load(shard, STARTED, Ordering::Acquire))
             .sum();
         let sum_ticks = {
             let mut reported = self
@@ -290,10 +318,89 @@ impl Series {
 
 #[cfg(test)]
 mod tests {
+    use std::cell::RefCell;
     use std::sync::atomic::Ordering;
 
-    use super::{SUM_TICKS_HIGH, SUM_TICKS_LOW, Series};
+    use super::{ERRORS, FIRST_BUCKET, STARTED, SUM_TICKS_HIGH, SUM_TICKS_LOW, Series};
     use crate::slots;
+
+    #[derive(Clone, Copy, Debug, PartialEq)]
+    pub(super) enum Access {
+        Read,
+        Write,
+    }
+
+    thread_local! {
+        /// The counter accesses of this thread, in program order, while a test records them.
+        static ACCESSES: RefCell<Option<Vec<(Access, usize, Ordering)>>> =
+            const { RefCell::new(None) };
+    }
+
+    pub(super) fn log(access: Access, index: usize, order: Ordering) {
+        ACCESSES.with_borrow_mut(|log| {
+            if let Some(log) = log {
+                log.push((access, index, order));
+            }
+        });
+    }
+
+    fn accesses(run: impl FnOnce()) -> Vec<(Access, usize, Ordering)> {
+        ACCESSES.set(Some(Vec::new()));
+        run();
+        ACCESSES.take().unwrap()
+    }
+
+    /// The orderings that make `errors <= started` and `finished <= started` hold in every
+    /// scrape, on weakly ordered CPUs too: a call writes its start before its error and its
+    /// observation, and those with `Release`; a scrape reads errors and observations with
+    /// `Acquire`, all of them before any start. x86 never reorders these accesses, so the
+    /// stress test (`errors_never_exceed_requests.rs`) cannot catch a wrong ordering there:
+    /// this test checks the orderings themselves.
+    #[test]
+    fn errors_and_observations_publish_their_start_and_are_read_before_starts() {
+        let series = series();
+        let writer = slots::current();
+        let implies_start = |index: usize| index == ERRORS || index >= FIRST_BUCKET;
+
+        let writes = accesses(|| {
+            series.record_start(writer);
+            series.record_end(writer, series.clock.now(), 1, true);
+        });
+        let start = writes
+            .iter()
+            .position(|&(_, index, _)| index == STARTED)
+            .expect("the start is written");
+        let implied: Vec<_> = writes
+            .iter()
+            .enumerate()
+            .filter(|&(_, &(_, index, _))| implies_start(index))
+            .collect();
+        assert_eq!(implied.len(), 2, "an error and a bucket: {writes:?}");
+        for (position, &(access, index, order)) in implied {
+            assert_eq!(access, Access::Write);
+            assert!(position > start, "counter {index} written before the start");
+            assert_eq!(order, Ordering::Release, "counter {index}");
+        }
+
+        let reads = accesses(|| {
+            series.snapshot();
+        });
+        let first_start = reads
+            .iter()
+            .position(|&(_, index, _)| index == STARTED)
+            .expect("starts are read");
+        let implied: Vec<_> = reads
+            .iter()
+            .enumerate()
+            .filter(|&(_, &(_, index, _))| implies_start(index))
+            .collect();
+        assert!(implied.iter().any(|&(_, &(_, index, _))| index == ERRORS));
+        for (position, &(access, index, order)) in implied {
+            assert_eq!(access, Access::Read);
+            assert!(position < first_start, "counter {index} read after a start");
+            assert_eq!(order, Ordering::Acquire, "counter {index}");
+        }
+    }
 
     fn series() -> Series {
         Series::new("wrap".into(), "tests", String::new(), &[0.1, 1.0], None)

@@ -72,21 +72,36 @@ impl Slot {
 
 /// Leases the first chunk holds: twice the CPUs, 4 to 64, unless `HANDLER_METRICS_SHARDS` says
 /// otherwise. That variable is a knob for benchmarks and tests (few initial leases make every
-/// thread past them take the growth path); read once, here.
+/// thread past them take the growth path); read once, here. It is no `Config` setting, which
+/// could return an error: a value it cannot take is said once on standard error instead.
 fn initial_leases() -> usize {
     static COUNT: Lazy<usize> = Lazy::new(|| {
-        let forced = std::env::var("HANDLER_METRICS_SHARDS")
-            .ok()
-            .and_then(|value| value.trim().parse::<usize>().ok());
-        forced.map_or_else(
-            || {
-                let cores = std::thread::available_parallelism().map_or(4, usize::from);
-                (cores * 2).clamp(4, 64)
-            },
-            |count| count.clamp(1, MAX_LEASES),
-        )
+        let cores = std::thread::available_parallelism().map_or(4, usize::from);
+        let default = (cores * 2).clamp(4, 64);
+        let Some(value) = std::env::var_os(SHARDS_VARIABLE) else {
+            return default;
+        };
+        let value = value.to_string_lossy();
+        leases_from(&value, default).unwrap_or_else(|(used, why)| {
+            eprintln!("metrics_runtime: {SHARDS_VARIABLE}={value:?} {why}; using {used}");
+            used
+        })
     });
     *COUNT
+}
+
+const SHARDS_VARIABLE: &str = "HANDLER_METRICS_SHARDS";
+
+/// The initial leases `HANDLER_METRICS_SHARDS=value` asks for, or the count used instead and why.
+fn leases_from(value: &str, default: usize) -> Result<usize, (usize, &'static str)> {
+    match value.trim().parse::<usize>() {
+        Ok(count @ 1..=MAX_LEASES) => Ok(count),
+        Ok(count) => Err((count.clamp(1, MAX_LEASES), "is outside 1 to 4096")),
+        Err(_) => Err((
+            default,
+            "is not a whole number of shards; the default is twice the CPUs, 4 to 64",
+        )),
+    }
 }
 
 /// Shards per chunk, the same for every series.
@@ -229,7 +244,7 @@ mod tests {
     use std::collections::HashSet;
     use std::sync::Barrier;
 
-    use super::{MAX_LEASES, Pool, STRIPES, chunk_sizes, current, locate, sizes_for};
+    use super::{MAX_LEASES, Pool, STRIPES, chunk_sizes, current, leases_from, locate, sizes_for};
     use crate::series::Series;
 
     /// Three times as many threads as the first chunk has shards, all alive at once: each writes
@@ -274,6 +289,20 @@ mod tests {
         assert_eq!(snapshot.errors, threads as u64 * CALLS.div_ceil(3));
         let ticks = u128::from(threads as u64) * u128::from(CALLS * (CALLS - 1) / 2);
         assert_eq!(snapshot.sum_seconds, series.clock.seconds(ticks));
+    }
+
+    #[test]
+    fn shard_counts_outside_the_range_are_clamped_and_others_get_the_default() {
+        assert_eq!(leases_from(" 3 ", 8), Ok(3));
+        assert_eq!(leases_from("4096", 8), Ok(MAX_LEASES));
+        assert_eq!(leases_from("0", 8).map_err(|(used, _)| used), Err(1));
+        assert_eq!(
+            leases_from("99999", 8).map_err(|(used, _)| used),
+            Err(MAX_LEASES)
+        );
+        for value in ["abc", "-3", "", "2.5"] {
+            assert_eq!(leases_from(value, 8).map_err(|(used, _)| used), Err(8));
+        }
     }
 
     #[test]

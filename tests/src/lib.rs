@@ -175,6 +175,16 @@ impl OpenMetrics {
                         if families.iter().any(|(family, _)| family == name) {
                             return Err(bad("family declared twice"));
                         }
+                        // A family takes its name and its samples' names: another family
+                        // named like one of them clashes (`foo` counter, `foo_created` gauge).
+                        for taken in family_names(name, kind) {
+                            let clashes = families.iter().any(|(family, kind)| {
+                                family_names(family, kind).any(|name| name == taken)
+                            });
+                            if clashes {
+                                return Err(bad("name clash with an earlier family"));
+                            }
+                        }
                         families.push((name.to_owned(), kind.to_owned()));
                     }
                     Some("HELP" | "UNIT") => {
@@ -252,6 +262,21 @@ impl OpenMetrics {
     }
 }
 
+/// The names an OpenMetrics family of `kind` takes: its own and its samples'.
+fn family_names<'a>(family: &'a str, kind: &str) -> impl Iterator<Item = String> + 'a {
+    let suffixes: &[&str] = match kind {
+        "counter" => &["", "_total", "_created"],
+        "histogram" => &["", "_bucket", "_count", "_sum", "_created"],
+        "gaugehistogram" => &["", "_bucket", "_gcount", "_gsum"],
+        "summary" => &["", "_count", "_sum", "_created"],
+        "info" => &["", "_info"],
+        _ => &[""],
+    };
+    suffixes
+        .iter()
+        .map(move |suffix| format!("{family}{suffix}"))
+}
+
 fn parse_sample(line: &str) -> Option<Sample> {
     let name_end = line.find(['{', ' '])?;
     let name = &line[..name_end];
@@ -307,6 +332,26 @@ fn parse_sample(line: &str) -> Option<Sample> {
         labels,
         value,
     })
+}
+
+#[test]
+fn openmetrics_families_whose_names_clash_are_rejected() {
+    let counter = "# TYPE a counter\na_total 1\n";
+    for (clashing, why) in [
+        ("# TYPE a gauge\na 1\n", "family declared twice"),
+        ("# TYPE a_created gauge\na_created 1\n", "name clash"),
+        ("# TYPE a_total gauge\na_total 1\n", "name clash"),
+    ] {
+        let error = OpenMetrics::parse(&format!("{counter}{clashing}# EOF\n")).unwrap_err();
+        assert!(error.starts_with(why), "{error}");
+    }
+    let histogram = "# TYPE h histogram\nh_bucket{le=\"+Inf\"} 0\nh_sum 0\nh_count 0\n";
+    for suffix in ["_bucket", "_count", "_sum", "_created"] {
+        let clashing = format!("# TYPE h{suffix} gauge\nh{suffix} 1\n");
+        assert!(OpenMetrics::parse(&format!("{histogram}{clashing}# EOF\n")).is_err());
+        // The same gauge after a family it does not clash with.
+        assert!(OpenMetrics::parse(&format!("{counter}{clashing}# EOF\n")).is_ok());
+    }
 }
 
 #[test]
