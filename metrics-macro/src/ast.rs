@@ -5,12 +5,15 @@ use quote::{ToTokens, quote};
 use syn::{Attribute, Block, Expr, ExprAsync, ExprCall, Item, ItemFn, Signature, Stmt, Visibility};
 
 use crate::attr;
+use crate::marker;
 
 pub struct Handler {
     /// The user's other attributes, in order.
     pub attrs: Vec<Attribute>,
     /// Our attributes still below the one being expanded.
     pub ours: Vec<Attribute>,
+    /// The sign of an `#[authenticated]` above that did not take this fn's metrics along.
+    pub authenticated_above: Option<Attribute>,
     pub vis: Visibility,
     pub sig: Signature,
     pub block: Box<Block>,
@@ -23,13 +26,15 @@ impl Handler {
             Ok(item) => item,
             Err(not_a_fn) => return Err(explain_not_a_fn(input, name, not_a_fn)),
         };
-        let (ours, attrs) = item
-            .attrs
+        let (signs, attrs): (Vec<_>, Vec<_>) =
+            item.attrs.into_iter().partition(marker::is_above_attribute);
+        let (ours, attrs) = attrs
             .into_iter()
             .partition(|a| attr::is(a, attr::METRICS) || attr::is(a, attr::AUTHENTICATED));
         Ok(Handler {
             attrs,
             ours,
+            authenticated_above: signs.into_iter().next(),
             vis: item.vis,
             sig: item.sig,
             block: item.block,

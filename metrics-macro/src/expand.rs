@@ -15,7 +15,7 @@ use syn::{
 
 use crate::ast::Handler;
 use crate::attr::{self, MetricsArgs};
-use crate::marker::{self, Marker};
+use crate::marker::{self, Marker, Nested};
 use crate::valid::{self, AuthTarget, Plan};
 
 pub fn prometheus_metrics(args: TokenStream, input: TokenStream) -> TokenStream {
@@ -66,6 +66,7 @@ fn generate(plan: Plan) -> TokenStream {
     let instrument = Instrument {
         auth: auth.as_ref(),
         metrics: metrics.filter(|_| !skipped),
+        skipped,
         handler: &handler,
         private: attr::private(
             metrics
@@ -73,6 +74,33 @@ fn generate(plan: Plan) -> TokenStream {
                 .or(auth.as_ref().and_then(|auth| auth.krate.as_ref())),
         ),
     };
+    // A check an `#[authenticated]` above wrote, which another attribute moved down the body.
+    let nested_check = auth.is_none()
+        && instrument.metrics.is_some()
+        && Marker::Authenticated
+            .find(handler.instrumented_block())
+            .is_none();
+    if nested_check {
+        if let Some(rewritten) = instrument.nested_check_body() {
+            let use_attribute = metrics
+                .and_then(|metrics| metrics.written_as.as_ref())
+                .map(|path| quote!(#[allow(unused_imports)] use #path as _;));
+            let Handler {
+                attrs, vis, sig, ..
+            } = &handler;
+            return match rewritten {
+                Ok(block) => {
+                    let stmts = &block.stmts;
+                    quote!(#(#attrs)* #vis #sig { #use_attribute #(#stmts)* })
+                }
+                Err(error) => {
+                    let error = error.to_compile_error();
+                    let block = &handler.block;
+                    quote!(#error #(#attrs)* #vis #sig #block)
+                }
+            };
+        }
+    }
     let body = match handler.async_trait_body() {
         Some((call, future)) => {
             // `_` where the output type cannot be read off the signature (a type alias).
@@ -97,17 +125,19 @@ fn generate(plan: Plan) -> TokenStream {
     let use_attribute = metrics
         .and_then(|metrics| metrics.written_as.as_ref())
         .map(|path| quote!(#[allow(unused_imports)] use #path as _;));
-    // An instrumented fn registers next to its call site (see `enter`).
-    let registration = instrument
-        .metrics
-        .is_none()
-        .then(|| instrument.registration(None, skipped));
+    // A measured fn registers next to its call site, an authenticated one in its check's
+    // marker (replaced by the registration of a measuring attribute expanding later).
+    let registration = (instrument.metrics.is_none() && auth.is_none())
+        .then(|| instrument.registration(None, skipped, false));
+    // The metrics of this fn are still to come, maybe under a name not recognised here.
+    let above =
+        (auth.is_some() && metrics.is_none()).then(|| marker::above_attribute(&instrument.private));
     let Handler {
         attrs, vis, sig, ..
     } = &handler;
     // Statements at the top of the fn's block, where an attribute expanding later finds the
     // markers.
-    quote!(#(#attrs)* #vis #sig { #use_attribute #registration #body })
+    quote!(#(#attrs)* #above #vis #sig { #use_attribute #registration #body })
 }
 
 /// How the body runs, which decides how its end is seen.
@@ -164,6 +194,8 @@ struct CallSiteItems {
 struct Instrument<'a> {
     auth: Option<&'a AuthTarget>,
     metrics: Option<&'a MetricsArgs>,
+    /// `#[prometheus_metrics(skip)]`: listed, deliberately not measured.
+    skipped: bool,
     handler: &'a Handler,
     /// The runtime's `__private` module.
     private: TokenStream,
@@ -178,28 +210,34 @@ impl Instrument<'_> {
         let written = marker::split_check(block);
         let stmts = written.rest;
         let Some(metrics) = self.metrics else {
-            let written_check = written.check;
-            let check = self
-                .auth
-                .map(|target| self.authenticate(target, output, None));
-            return quote!(#(#written_check)* #check #(#stmts)*);
+            let check = self.auth.map(|target| {
+                let registration = self.registration(None, self.skipped, true);
+                self.authenticate(target, output, None, registration)
+            });
+            let block_stmts = &block.stmts;
+            return quote!(#check #(#block_stmts)*);
         };
         let private = &self.private;
-        let site = self.call_site(metrics);
+        let before = written.before;
+        let site = self.call_site(metrics, written.check.is_some());
         let (call_site, self_type) = (&site.name, &site.self_type);
         let count_rejection = quote!(#call_site.reject(#self_type););
-        let mut written_check = written.check.to_vec();
-        if let Some(Stmt::Expr(Expr::If(check), _)) = written_check.last_mut() {
-            let count: Stmt = parse_quote!(#count_rejection);
-            check.then_branch.stmts.insert(0, count);
-        }
-        let check = self
-            .auth
-            .map(|target| self.authenticate(target, output, Some(&count_rejection)));
+        // The check another `#[authenticated]` wrote, which now counts its rejections; its
+        // marker's registration gives way to the call site's.
+        let written_check = written.check.cloned().map(|mut check| {
+            if let Stmt::Expr(Expr::If(check), _) = &mut check {
+                let count: Stmt = parse_quote!(#count_rejection);
+                check.then_branch.stmts.insert(0, count);
+            }
+            check
+        });
+        let check = self.auth.map(|target| {
+            self.authenticate(target, output, Some(&count_rejection), TokenStream::new())
+        });
         let items = &site.items;
-        let measured = Marker::Measured.statement();
+        let measured = Marker::Measured.statement(private, TokenStream::new());
         // The call site first: the check counts rejections in it.
-        let check = quote!(#items #(#written_check)* #check #measured);
+        let check = quote!(#items #(#before)* #written_check #check #measured);
         let guard = format_ident!("__metrics_guard", span = Span::mixed_site());
         let output_value = format_ident!("__metrics_output", span = Span::mixed_site());
         let future = format_ident!("__metrics_future", span = Span::mixed_site());
@@ -307,8 +345,72 @@ impl Instrument<'_> {
         }
     }
 
+    /// The fn's body, measured from after a check that an attribute between the two moved
+    /// down it; `None` where there is no such check and nothing says one should be there.
+    fn nested_check_body(&self) -> Option<syn::Result<Block>> {
+        let handler = self.handler;
+        let sign = handler.authenticated_above.as_ref();
+        let refuse = |reason: &str| {
+            let message = format!(
+                "`#[authenticated]` above cannot be kept first: {reason}, so rejected calls \
+                 would be counted as requests\n\
+                 help: write `#[authenticated]` directly above `#[prometheus_metrics]`, and the \
+                 other attribute above or below both"
+            );
+            match sign {
+                Some(sign) => syn::Error::new_spanned(sign, message),
+                None => syn::Error::new(Span::call_site(), message),
+            }
+        };
+        // The output of the body that ends with the check: the fn's, or its future's.
+        let returns_future = handler.async_trait_body().is_some()
+            || matches!(Shape::of(handler), Shape::ReturnsFuture { .. });
+        let supported = returns_future || matches!(Shape::of(handler), Shape::Sync | Shape::Async);
+        let output = match &handler.sig.output {
+            ReturnType::Default => None,
+            ReturnType::Type(_, ty) if returns_future => Some(
+                future_output_of(ty)
+                    .cloned()
+                    .unwrap_or_else(|| parse_quote!(_)),
+            ),
+            ReturnType::Type(_, ty) => Some((**ty).clone()),
+        };
+        let mut block = (*handler.block).clone();
+        let mut timed_outside_the_future = false;
+        let found = marker::rewrite_nested_check(&mut block, |inner, in_async| {
+            timed_outside_the_future = returns_future && !in_async;
+            if !supported || timed_outside_the_future {
+                return;
+            }
+            let shape = if in_async { Shape::Async } else { Shape::Sync };
+            let stmts = self.body(inner, shape, output.as_ref());
+            *inner = parse_quote!({ #stmts });
+        });
+        if found == Nested::Rewritten && !supported {
+            return Some(Err(refuse(
+                "an attribute between them rewrote a body of this shape",
+            )));
+        }
+        if timed_outside_the_future {
+            return Some(Err(refuse(
+                "an attribute between them moved its check out of the returned future",
+            )));
+        }
+        match found {
+            Nested::Rewritten => Some(Ok(block)),
+            Nested::NotAtTheEnd => Some(Err(refuse(
+                "an attribute between them moved its check where the body does not end",
+            ))),
+            Nested::Absent => sign.map(|_| {
+                Err(refuse(
+                    "an attribute between them hid the body inside its own code",
+                ))
+            }),
+        }
+    }
+
     /// A static call site made for this fn, where its labels are resolved once.
-    fn call_site(&self, metrics: &MetricsArgs) -> CallSiteItems {
+    fn call_site(&self, metrics: &MetricsArgs, checked_above: bool) -> CallSiteItems {
         let sig = &self.handler.sig;
         let private = &self.private;
         let (constructor, label, self_type) = match (&metrics.handler, sig.receiver()) {
@@ -325,7 +427,8 @@ impl Instrument<'_> {
             ),
         };
         let name = quote!(__HANDLER_METRICS_CALL_SITE);
-        let registration = self.registration(Some(&name), false);
+        let authenticated = self.auth.is_some() || checked_above;
+        let registration = self.registration(Some(&name), false, authenticated);
         CallSiteItems {
             items: quote! {
                 static #name: #private::CallSite =
@@ -338,7 +441,12 @@ impl Instrument<'_> {
     }
 
     /// Lists the fn in `metrics_runtime::handlers()` before `main` runs.
-    fn registration(&self, call_site: Option<&TokenStream>, skipped: bool) -> TokenStream {
+    fn registration(
+        &self,
+        call_site: Option<&TokenStream>,
+        skipped: bool,
+        authenticated: bool,
+    ) -> TokenStream {
         let private = &self.private;
         let ident = &self.handler.sig.ident;
         let name = ident.unraw().to_string();
@@ -346,7 +454,6 @@ impl Instrument<'_> {
             Some(site) => quote!(::core::option::Option::Some(&#site)),
             None => quote!(::core::option::Option::None),
         };
-        let authenticated = self.auth.is_some();
         let location = quote_spanned!(ident.span()=> ::core::file!(), ::core::line!());
         quote! {
             #private::inventory::submit! {
@@ -359,12 +466,14 @@ impl Instrument<'_> {
 
     /// Returns early with the rejection when the target does not authenticate; the marker
     /// before it tells an attribute expanding later where the check ends.
-    /// `count_rejection` counts the rejected call of a measured handler.
+    /// `count_rejection` counts the rejected call of a measured handler; `registration` lists
+    /// a fn nothing measures yet.
     fn authenticate(
         &self,
         target: &AuthTarget,
         output: Option<&Type>,
         count_rejection: Option<&TokenStream>,
+        registration: TokenStream,
     ) -> TokenStream {
         let value = &target.value;
         let value_span = value
@@ -391,7 +500,7 @@ impl Instrument<'_> {
         // Spanned on the parameter: a type that cannot be checked is reported there, once.
         let authenticate = respan(quote!(#private::Authenticate::authenticate), value_span);
         let check = quote_spanned!(value_span=> #authenticate(&#value));
-        let marker = Marker::Authenticated.statement();
+        let marker = Marker::Authenticated.statement(private, registration);
         quote! {
             #marker
             if let ::core::result::Result::Err(#rejection) = #check {

@@ -39,3 +39,13 @@ pub fn authenticated(args: TokenStream, input: TokenStream) -> TokenStream {
 pub fn prometheus_handlers(args: TokenStream, input: TokenStream) -> TokenStream {
     methods::prometheus_handlers(args.into(), input.into()).into()
 }
+
+/// Inert: `#[authenticated]` puts it below the attributes it did not recognise, so that a
+/// `#[prometheus_metrics]` imported under another name sees that authentication is above it.
+/// Nothing but `#[authenticated]` writes it; where no measuring attribute takes it off, it
+/// leaves the fn as it is.
+#[doc(hidden)]
+#[proc_macro_attribute]
+pub fn __authenticated_above(_args: TokenStream, input: TokenStream) -> TokenStream {
+    input
+}

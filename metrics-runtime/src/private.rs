@@ -10,6 +10,29 @@ pub use crate::catalog::Registration;
 use crate::outcome::CountsAsError;
 pub use crate::site::{CallSite, Guard, Instrumented};
 pub use inventory;
+/// The sign `#[authenticated]` leaves on a fn when it did not recognise a
+/// `#[prometheus_metrics]` below it: an attribute, which other attribute macros pass on, so that
+/// a measuring attribute below can tell that it must keep the check first.
+pub use metrics_macro::__authenticated_above as authenticated_above;
+
+/// Where `#[authenticated]` wrote its check: the statement before the `if let` that checks.
+/// Alone, it registers the fn in the inventory; a `#[prometheus_metrics]` expanding later
+/// replaces it with its own registration. The macro's path is the marker: user code cannot
+/// write it by accident.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! __handler_metrics_authenticated_check {
+    ($($registration:tt)*) => { $($registration)* };
+}
+pub use crate::__handler_metrics_authenticated_check as authenticated_check;
+
+/// The statement `#[prometheus_metrics]` leaves where it instruments a body; expands to nothing.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! __handler_metrics_measured_here {
+    () => {};
+}
+pub use crate::__handler_metrics_measured_here as measured_here;
 
 /// Runs a handler body as a closure, so `return` and `?` inside it end the body, not the
 /// instrumented fn. `FnOnce` lets the body move out of, or return borrows of, what it captured.
