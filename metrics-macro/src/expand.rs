@@ -247,6 +247,16 @@ impl Instrument<'_> {
             Shape::Async | Shape::ReturnsFuture { .. } => quote!(enter),
         };
         let enter = quote!(#call_site.#enter(#self_type));
+        // A `Result` behind a `Box`, `Rc`, `Arc` or reference is classified as the `Result`.
+        let classified_type = match shape {
+            Shape::ReturnsFuture { .. } => output.and_then(future_output_of),
+            _ => output,
+        };
+        let classified = if classified_type.is_some_and(points_to_its_value) {
+            quote!(&*#output_value)
+        } else {
+            quote!(&#output_value)
+        };
         let verdict = match &metrics.error_if {
             // Spanned on the path: a path that is not a `fn(&Output) -> bool` is reported there.
             Some(error_if) => quote_spanned!(error_if.span()=> (#error_if)(&#output_value)),
@@ -261,7 +271,7 @@ impl Instrument<'_> {
                         AnyOutcome as _, DefaultVerdict as _, OwnVerdict as _, ResultOutcome as _,
                         WholeOutcome as _,
                     };
-                    (&&&#private::Classify(&#output_value)).failed(
+                    (&&&#private::Classify(#classified)).failed(
                         |#ok| (&&#private::Judge(#ok)).counts_as_error_or(false),
                         |#err| (&&#private::Judge(#err)).counts_as_error_or(true),
                     )
@@ -281,9 +291,13 @@ impl Instrument<'_> {
                 };
             }
             Shape::Sync => {
-                let annotation = nameable
-                    .filter(|ty| !matches!(ty, Type::Infer(_)))
-                    .map(|ty| quote!(-> #ty));
+                // `()` named too: a body that never returns (`todo!()`) would make the closure's
+                // output `!` and the verdict's probes would have no type to work on.
+                let annotation = match nameable {
+                    Some(Type::Infer(_)) => None,
+                    Some(ty) => Some(quote!(-> #ty)),
+                    None => Some(quote!(-> ())),
+                };
                 quote!(#private::call_once(move || #annotation { #(#stmts)* }))
             }
             Shape::TrackCaller => {
@@ -327,6 +341,7 @@ impl Instrument<'_> {
                     #check
                     let #guard = #enter;
                     let #future = #private::call_once(move || #annotation { #(#stmts)* });
+                    let #guard = #guard.held_by_future();
                     #wrapper(async move {
                         let (#output_value, #guard) =
                             #private::Instrumented::new::<#future_output>(#guard, #future).await;
@@ -573,6 +588,23 @@ fn respan(tokens: TokenStream, span: Span) -> TokenStream {
         .collect()
 }
 
+/// `&T`, `Box<T>`, `Rc<T>`, `Arc<T>`: a pointer whose value is what the handler answers.
+fn points_to_its_value(ty: &Type) -> bool {
+    match ty {
+        Type::Reference(_) => true,
+        Type::Path(path) => {
+            path.qself.is_none()
+                && path.path.segments.last().is_some_and(|last| {
+                    (last.ident == "Box" || last.ident == "Rc" || last.ident == "Arc")
+                        && matches!(last.arguments, PathArguments::AngleBracketed(_))
+                })
+        }
+        Type::Group(group) => points_to_its_value(&group.elem),
+        Type::Paren(paren) => points_to_its_value(&paren.elem),
+        _ => false,
+    }
+}
+
 /// Any path ending in `Result`: `Result<T, E>`, `io::Result<T>`, `anyhow::Result<T>`.
 fn is_result(ty: &Type) -> bool {
     match ty {
@@ -589,7 +621,7 @@ fn is_result(ty: &Type) -> bool {
 
 /// Whether a sync fn's return type is a future: `impl Future<…>` (`Some(false)`), or a boxed
 /// one, `Pin<Box<dyn Future<…>>>`, `BoxFuture<…>` or `LocalBoxFuture<…>` (`Some(true)`).
-fn future_type(ty: &Type) -> Option<bool> {
+pub(crate) fn future_type(ty: &Type) -> Option<bool> {
     match ty {
         Type::ImplTrait(bounds) => bounds.bounds.iter().any(is_future_bound).then_some(false),
         Type::Path(path) => {
@@ -623,7 +655,7 @@ fn future_output(output: &ReturnType) -> Option<&Type> {
 }
 
 /// `R` in `impl Future<Output = R>`, `Pin<Box<dyn Future<Output = R>>>` or `BoxFuture<'a, R>`.
-fn future_output_of(ty: &Type) -> Option<&Type> {
+pub(crate) fn future_output_of(ty: &Type) -> Option<&Type> {
     let bounds = match ty {
         Type::ImplTrait(bounds) => &bounds.bounds,
         Type::Path(path) => {

@@ -38,6 +38,15 @@ fn label_methods(args: TokenStream, input: TokenStream) -> syn::Result<ItemImpl>
         )
     })?;
     let type_name = type_name(&block.self_ty)?;
+    // A blanket impl (`impl<T: Display> Handler for T`) names no type: its methods keep the
+    // label their first call finds, `u8::handle` or `str::handle`, not one series for all.
+    if block
+        .generics
+        .type_params()
+        .any(|param| param.ident == type_name)
+    {
+        return Ok(block);
+    }
     for item in &mut block.items {
         let ImplItem::Fn(method) = item else {
             continue;

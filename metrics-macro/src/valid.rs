@@ -2,7 +2,8 @@
 
 use proc_macro2::{Span, TokenStream};
 use quote::ToTokens;
-use syn::{FnArg, Ident, Pat, Signature};
+use syn::visit::Visit;
+use syn::{FnArg, Ident, Pat, ReturnType, Signature};
 
 use crate::ast::Handler;
 use crate::attr::{self, AUTHENTICATED, AuthArgs, METRICS, MetricsArgs};
@@ -45,6 +46,7 @@ pub fn metrics_plan(args: TokenStream, handler: Handler) -> syn::Result<Plan> {
         ));
     }
     let metrics = MetricsArgs::parse(args)?;
+    require_classifiable_output(&handler, &metrics)?;
     Ok(Plan {
         handler,
         auth: None,
@@ -84,7 +86,9 @@ pub fn authenticated_plan(args: TokenStream, handler: Handler) -> syn::Result<Pl
             };
             return Err(duplicate(below, name));
         }
-        metrics = Some(MetricsArgs::from_attr(below)?);
+        let below = MetricsArgs::from_attr(below)?;
+        require_classifiable_output(&handler, &below)?;
+        metrics = Some(below);
     }
     let auth = AuthTarget::resolve(&handler.sig, args)?;
     Ok(Plan {
@@ -217,4 +221,90 @@ fn parameter_list(sig: &Signature) -> String {
     } else {
         format!("; its parameters are: {}", names.join(", "))
     }
+}
+
+/// The output's type decides what counts as an error, through probes that need it concrete
+/// where the attribute expands: a type parameter (`-> R`, `Result<T, E>`) or an associated type
+/// (`-> Self::Out`, `T::Out`) would be judged by its bounds alone, silently wrong. Those need
+/// `error_if`.
+fn require_classifiable_output(handler: &Handler, metrics: &MetricsArgs) -> syn::Result<()> {
+    if metrics.skip.is_some() || metrics.error_if.is_some() {
+        return Ok(());
+    }
+    let ReturnType::Type(_, output) = &handler.sig.output else {
+        return Ok(());
+    };
+    let returns_future =
+        handler.async_trait_body().is_some() || crate::expand::future_type(output).is_some();
+    let classified = if returns_future {
+        match crate::expand::future_output_of(output) {
+            Some(inner) => inner,
+            None => return Ok(()),
+        }
+    } else {
+        &**output
+    };
+    let params: Vec<&Ident> = handler
+        .sig
+        .generics
+        .type_params()
+        .map(|param| &param.ident)
+        .collect();
+    let mut finder = Unseen {
+        params: &params,
+        found: None,
+    };
+    finder.visit_type(classified);
+    match finder.found {
+        None => Ok(()),
+        Some(unseen) => Err(syn::Error::new_spanned(
+            unseen,
+            format!(
+                "`#[prometheus_metrics]` cannot tell whether `{}` is an error: it names a type \
+                 that is only known where the fn is used\n\
+                 help: say what counts as an error with `#[prometheus_metrics(error_if = \
+                 path::to::fn)]` (a `fn(&{}) -> bool`), or `error_if = metrics_runtime::never`",
+                written(classified),
+                written(classified),
+            ),
+        )),
+    }
+}
+
+/// The first type parameter or associated type in a type.
+struct Unseen<'a> {
+    params: &'a [&'a Ident],
+    found: Option<syn::TypePath>,
+}
+
+impl<'ast> Visit<'ast> for Unseen<'_> {
+    fn visit_type_path(&mut self, path: &'ast syn::TypePath) {
+        if self.found.is_some() {
+            return;
+        }
+        let first = path.path.segments.first().map(|segment| &segment.ident);
+        let generic = first.is_some_and(|first| {
+            self.params.contains(&first) || (first == "Self" && path.path.segments.len() > 1)
+        });
+        if path.qself.is_some() || (generic && path.path.leading_colon.is_none()) {
+            self.found = Some(path.clone());
+            return;
+        }
+        syn::visit::visit_type_path(self, path);
+    }
+}
+
+/// A type as the user would write it: `Result<(), E>`, not `Result < (), E >`.
+fn written(ty: &syn::Type) -> String {
+    let spaced = ty.to_token_stream().to_string();
+    [
+        (" :: ", "::"),
+        (" <", "<"),
+        ("< ", "<"),
+        (" >", ">"),
+        (" ,", ","),
+        ("& ", "&"),
+    ]
+    .iter()
+    .fold(spaced, |text, (from, to)| text.replace(from, to))
 }

@@ -109,6 +109,24 @@ pub use outcome::CountsAsError;
 pub use prometheus;
 pub use registry::DEFAULT_NAMESPACE;
 
+/// `#[prometheus_metrics(error_if = metrics_runtime::never)]`: no output of this handler is an
+/// error (a panic still is). For outputs the attribute cannot classify where it expands, such
+/// as a type parameter (`fn forward<R>(r: R) -> R`) or an associated type (`-> Self::Out`).
+///
+/// ```
+/// use metrics_runtime::prometheus_metrics;
+///
+/// #[prometheus_metrics(error_if = metrics_runtime::never)]
+/// fn forward<R>(response: R) -> R {
+///     response
+/// }
+///
+/// assert_eq!(forward(Err::<(), _>("passed on, not ours")), Err("passed on, not ours"));
+/// ```
+pub fn never<T: ?Sized>(_output: &T) -> bool {
+    false
+}
+
 /// Every handler is visible from the first scrape, at 0, not only after its first call.
 fn create_known_series() {
     catalog::create_known_series();

@@ -215,6 +215,14 @@ impl Guard {
         std::mem::ManuallyDrop::new(self).record_end(failed);
     }
 
+    /// The body returned a future, which now holds the guard: dropping it unpolled while the
+    /// thread unwinds for another reason cancels the call, it does not fail it.
+    #[inline(always)]
+    pub fn held_by_future(mut self) -> Guard {
+        self.unwinding_is_error = false;
+        self
+    }
+
     #[inline(always)]
     fn record_end(&self, failed: bool) {
         let now = self.series.clock.now();
