@@ -9,6 +9,7 @@ use syn::parse::Parser;
 use syn::{ImplItem, ItemImpl, LitStr, Meta, Path, Type, TypeParamBound};
 
 use crate::attr::{self, MetricsArgs};
+use crate::valid;
 
 pub fn prometheus_handlers(args: TokenStream, input: TokenStream) -> TokenStream {
     match label_methods(args, input.clone()) {
@@ -47,6 +48,12 @@ fn label_methods(args: TokenStream, input: TokenStream) -> syn::Result<ItemImpl>
     {
         return Ok(block);
     }
+    let impl_params: Vec<syn::Ident> = block
+        .generics
+        .type_params()
+        .map(|param| param.ident.clone())
+        .collect();
+    let impl_params: Vec<&syn::Ident> = impl_params.iter().collect();
     for item in &mut block.items {
         let ImplItem::Fn(method) = item else {
             continue;
@@ -55,6 +62,8 @@ fn label_methods(args: TokenStream, input: TokenStream) -> syn::Result<ItemImpl>
         let label = format!("{type_name}::{}", method.sig.ident.unraw());
         for attr in &mut method.attrs {
             if attr::is(attr, attr::METRICS) {
+                let args = MetricsArgs::from_attr(attr)?;
+                valid::require_classifiable(&method.sig, false, &impl_params, &args)?;
                 label_attribute(attr, &label, krate.as_ref())?;
             }
         }
@@ -108,7 +117,6 @@ fn type_name(self_ty: &Type) -> syn::Result<String> {
     ))
 }
 
-/// Adds `handler = "Type::method"` unless the attribute already names a label or skips.
 /// Adds `handler = "Type::method"` unless the attribute already names a label or skips, and
 /// the block's `crate = "…"` unless the attribute has its own.
 fn label_attribute(

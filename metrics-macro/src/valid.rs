@@ -228,14 +228,25 @@ fn parameter_list(sig: &Signature) -> String {
 /// (`-> Self::Out`, `T::Out`) would be judged by its bounds alone, silently wrong. Those need
 /// `error_if`.
 fn require_classifiable_output(handler: &Handler, metrics: &MetricsArgs) -> syn::Result<()> {
+    let async_trait = handler.async_trait_body().is_some();
+    require_classifiable(&handler.sig, async_trait, &[], metrics)
+}
+
+/// The same for a method, knowing its `impl` block's type parameters too
+/// (`#[prometheus_handlers]` sees them; a method's own attribute cannot).
+pub fn require_classifiable(
+    sig: &Signature,
+    async_trait: bool,
+    impl_params: &[&Ident],
+    metrics: &MetricsArgs,
+) -> syn::Result<()> {
     if metrics.skip.is_some() || metrics.error_if.is_some() {
         return Ok(());
     }
-    let ReturnType::Type(_, output) = &handler.sig.output else {
+    let ReturnType::Type(_, output) = &sig.output else {
         return Ok(());
     };
-    let returns_future =
-        handler.async_trait_body().is_some() || crate::expand::future_type(output).is_some();
+    let returns_future = async_trait || crate::expand::future_type(output).is_some();
     let classified = if returns_future {
         match crate::expand::future_output_of(output) {
             Some(inner) => inner,
@@ -244,11 +255,11 @@ fn require_classifiable_output(handler: &Handler, metrics: &MetricsArgs) -> syn:
     } else {
         &**output
     };
-    let params: Vec<&Ident> = handler
-        .sig
+    let params: Vec<&Ident> = sig
         .generics
         .type_params()
         .map(|param| &param.ident)
+        .chain(impl_params.iter().copied())
         .collect();
     let mut finder = Unseen {
         params: &params,
