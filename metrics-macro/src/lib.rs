@@ -11,7 +11,8 @@ mod valid;
 use proc_macro::TokenStream;
 
 /// Counts, times and tracks a handler: `requests_total`, `request_latency_seconds`,
-/// `requests_in_flight` and `request_errors_total`, labelled `handler` and `module`.
+/// `requests_in_flight`, `request_errors_total` and, under `#[authenticated]`,
+/// `requests_rejected_total`, labelled `handler` and `module`.
 ///
 /// The `handler` label is the fn name, or `Type::method` for a method with a `self` receiver;
 /// `#[prometheus_metrics(handler = "label")]` sets it. Put `#[authenticated]` *above* it so

@@ -74,6 +74,9 @@ fn label_methods(args: TokenStream, input: TokenStream) -> syn::Result<ItemImpl>
 /// The type a label names: `InstancesHandler` for `InstancesHandler`,
 /// `handlers::InstancesHandler<T>`, `&InstancesHandler`, `Arc<InstancesHandler>` or
 /// `Box<dyn InstancesHandler + Send>`: the type inside a pointer, the trait of a trait object.
+/// The runtime applies the same rule to `std::any::type_name` (`short_type_name` in `site.rs`)
+/// for methods outside `#[prometheus_handlers]`; `tests/tests/type_names_agree.rs` checks that
+/// the two agree.
 fn type_name(self_ty: &Type) -> syn::Result<String> {
     const POINTERS: [&str; 5] = ["Arc", "Rc", "Box", "Pin", "Weak"];
     match self_ty {

@@ -1,12 +1,16 @@
+//! The check `#[authenticated]` runs before a handler's body, and what it accepts as the value
+//! to check.
+
 use std::rc::Rc;
 use std::sync::Arc;
 
 /// A value that `#[authenticated]` can check before a handler runs.
 ///
 /// The macro calls `Authenticate::authenticate(&param)` on the receiver (or the chosen parameter).
-/// On `Err(rejection)` the handler returns at once, without running its body and without touching
-/// any metric: `Err(rejection.into())` when its return type is a `Result` (also behind an alias),
-/// otherwise `rejection.into()`.
+/// On `Err(rejection)` the handler returns at once, without running its body:
+/// `Err(rejection.into())` when its return type is a `Result` (also behind an alias), otherwise
+/// `rejection.into()`. Under `#[prometheus_metrics]` the rejected call is counted in
+/// `requests_rejected_total` only: it is not a request, an error, a latency or in flight.
 ///
 /// Implemented for references and smart pointers of implementors, so a handler may take
 /// `&Request`, `&mut Request`, `Box<Request>`, `Arc<Request>` or `Rc<Request>`.

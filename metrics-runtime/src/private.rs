@@ -156,7 +156,8 @@ impl<T: ?Sized> DefaultVerdict for Judge<'_, T> {
 
 /// `(&Reject::<R, _>::new(rejection)).reject()` is `Err(rejection.into())` when the handler's
 /// output `R` is a `Result` (also behind an alias such as `ApiResult<T>`), else
-/// `rejection.into()`: the same probe as `Outcome`, on the output type instead of a value.
+/// `rejection.into()`: the same kind of probe as `Classify`, on the output type instead of a
+/// value.
 pub struct Reject<R, J> {
     rejection: Cell<Option<J>>,
     output: PhantomData<fn() -> R>,

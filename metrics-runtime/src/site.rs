@@ -147,6 +147,12 @@ impl CallSite {
 /// type itself, seen through references, smart pointers and `dyn`:
 /// `my_crate::handlers::InstancesHandler<T>` → `InstancesHandler`,
 /// `alloc::sync::Arc<my_crate::Foo>` → `Foo`, `dyn my_crate::Tr + core::marker::Send` → `Tr`.
+///
+/// The same rule, on syn types, is `type_name` in the macro crate's `methods.rs` (which writes
+/// the label of `#[prometheus_handlers]` at compile time); a proc-macro crate can share no code,
+/// so `tests/tests/type_names_agree.rs` runs both on the same types. `type_name`'s format is not
+/// guaranteed by Rust: if it changed, that test fails, and until fixed a method without
+/// `#[prometheus_handlers]` would get a different label (a new series), never a lost call.
 pub(crate) fn short_type_name(full: &str) -> &str {
     const POINTERS: [&str; 5] = ["Arc", "Rc", "Box", "Pin", "Weak"];
     let mut name = full.trim();
