@@ -2,7 +2,7 @@
 //! scrape without a lint warning, and a throw-away Prometheus on loopback scrapes two demo
 //! instances with the bearer token (in OpenMetrics, which it asks for) and counts exactly the
 //! requests they were sent, and stores a request's `traceparent` trace id as an exemplar. The
-//! README's demo config and rules pass `promtool check config` and `check rules`, and its alert
+//! demo's README: its config and rules pass `promtool check config` and `check rules`, and its alert
 //! fires as `promtool test rules` expects.
 //!
 //! Needs `prometheus` and `promtool` (Debian: `apt-get install prometheus`). Without them the
@@ -481,9 +481,9 @@ fn traced_series(data: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The README's YAML block whose first line is `first_line`.
+/// The demo README's YAML block whose first line is `first_line`.
 fn readme_block(first_line: &str) -> String {
-    let readme = fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let readme = fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     let start = readme
         .find(&format!("```yaml\n{first_line}\n"))
         .unwrap_or_else(|| panic!("no YAML block starting {first_line:?} in README.md"))
