@@ -3,7 +3,8 @@
 
 // Imports go one way, from the hot path up: `clock` and `slots`, then `exemplar`, `series`,
 // `openmetrics`, `exposition`, `error` and `format`, `registry`, `site`, `catalog`, `config`;
-// `auth` and `outcome` stand alone.
+// `auth`, `outcome` and `objective` stand alone; `rules` reads `catalog` and `registry`.
+// One edge goes back: `registry` asks `catalog` for the objectives' latency thresholds.
 mod auth;
 mod catalog;
 mod clock;
@@ -12,9 +13,11 @@ mod error;
 mod exemplar;
 mod exposition;
 mod format;
+mod objective;
 mod openmetrics;
 mod outcome;
 mod registry;
+mod rules;
 mod series;
 mod site;
 mod slots;
@@ -102,11 +105,13 @@ pub use metrics_macro::prometheus_handlers;
 /// assert!(put_instance("").is_err()); // counted in handler_request_errors_total
 /// ```
 pub use metrics_macro::prometheus_metrics;
+pub use objective::Objective;
 pub use outcome::CountsAsError;
 /// The prometheus crate this runtime uses, for building a [`Registry`](prometheus::Registry) to
 /// pass to [`Config::registry`] or registering metrics of your own next to the handler metrics.
 pub use prometheus;
 pub use registry::DEFAULT_NAMESPACE;
+pub use rules::{AlertRules, alert_rules};
 
 /// Every handler is visible from the first scrape, at 0, not only after its first call.
 fn create_known_series() {

@@ -7,6 +7,7 @@ use std::ops::ControlFlow;
 
 pub use crate::auth::Authenticate;
 pub use crate::catalog::Registration;
+pub use crate::objective::Objective;
 use crate::outcome::CountsAsError;
 pub use crate::site::{CallSite, Guard, Instrumented};
 pub use inventory;
@@ -16,6 +17,14 @@ pub use inventory;
 #[inline(always)]
 pub fn call_once<R>(body: impl FnOnce() -> R) -> R {
     body()
+}
+
+/// `const _: () = check_objective(&PATH);`: a bad objective is a compile error, with its
+/// problem as the message.
+pub const fn check_objective(objective: &Objective) {
+    if let Some(problem) = objective.problem() {
+        problem.fail();
+    }
 }
 
 /// Which clock times calls: `tsc` or `monotonic`.
