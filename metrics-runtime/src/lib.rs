@@ -62,6 +62,9 @@ pub use metrics_macro::authenticated;
 /// `impl` block, this attribute writes the label in, and the series is there from the first
 /// scrape. Methods with `handler = "…"` or `skip` keep theirs.
 ///
+/// `#[prometheus_handlers(objective = PATH)]` puts every measured method of the block under an
+/// [`Objective`], unless it names its own.
+///
 /// ```
 /// use metrics_runtime::{prometheus_handlers, prometheus_metrics};
 ///
@@ -82,6 +85,10 @@ pub use metrics_macro::authenticated;
 /// ```
 pub use metrics_macro::prometheus_handlers;
 /// Measures a handler: calls, latency, calls in flight and errors.
+///
+/// Its arguments: `handler = "label"`, `error_if = path` (a `fn(&Output) -> bool`),
+/// `objective = PATH` (an [`Objective`] whose alerts count this handler's requests), `skip` and
+/// `crate = "path"`.
 ///
 /// ```
 /// use metrics_runtime::prometheus_metrics;

@@ -39,6 +39,12 @@ impl ListRsesHandler {
     fn delete(&self) {}
 }
 
+/// A whole-second threshold: this crate writes its bound `le="1"`, Prometheus 3 stores `1.0`.
+const EXPORTS: Objective = Objective::new("exports").latency(Duration::from_secs(1), 95.0);
+
+#[prometheus_metrics(objective = EXPORTS)]
+fn export_dids() {}
+
 /// Regex characters in a label must be matched literally by the rules.
 #[prometheus_metrics(handler = "upload.v1(files)", objective = UPLOADS)]
 fn upload() {}
@@ -84,6 +90,7 @@ fn the_latency_threshold_is_a_bucket_bound_of_the_default_runtime() {
     ListRsesHandler.post();
     ListRsesHandler.delete();
     upload();
+    export_dids();
     health();
     let scrape = Scrape::take();
     let bounds: Vec<&str> = scrape
@@ -134,8 +141,9 @@ fn the_rules_pass_promtool_check_rules() {
         let file = dir.path().join(format!("{name}.yml"));
         std::fs::write(&file, &rules).unwrap();
         let (ok, report) = promtool(&["check", "rules"], &file);
-        // catalogue: 2 × 7 ratios, 4 traffic floors, 2 × 2 alerts; uploads: 7, 4 and 2.
-        let count = if name == "no-floor" { 27 } else { 35 };
+        // catalogue: 2 × 7 ratios, 4 traffic floors, 2 × 2 alerts; exports and uploads, one target
+        // each: 7, 4 and 2.
+        let count = if name == "no-floor" { 36 } else { 48 };
         assert!(ok, "{name}: {report}");
         assert!(
             report.contains(&format!("SUCCESS: {count} rules found")),
@@ -147,6 +155,7 @@ fn the_rules_pass_promtool_check_rules() {
     assert!(rules.contains(r#"handler=~"ListRsesHandler::post|upload\\.v1\\(files\\)""#));
     assert!(!rules.contains("health"), "a handler without objective");
     assert!(rules.contains(r#"le="0.3""#));
+    assert!(rules.contains(r#"le=~"1|1\\.0""#));
 }
 
 #[test]
@@ -463,6 +472,17 @@ fn promtool_pages_for_fast_burns_and_stays_quiet_otherwise() {
                 }),
             )],
         ),
+        // The same burn, once with the `le` this crate writes and once as Prometheus 3 does.
+        scenario(
+            "a whole-second threshold matches le=\"1\"",
+            &slow_exports("1"),
+            &[expect("10m", LATENCY, &exports_slow())],
+        ),
+        scenario(
+            "a whole-second threshold matches le=\"1.0\"",
+            &slow_exports("1.0"),
+            &[expect("10m", LATENCY, &exports_slow())],
+        ),
     ];
     let (passed, report) = promtool_test(dir.path(), &alert_rules(), &scenarios);
     assert!(passed, "{report}");
@@ -567,4 +587,41 @@ fn catalogue_fired(severity: &str) -> Fired<'_> {
         floor: true,
         extra_labels: "",
     }
+}
+
+/// 50 in 100 requests a minute slower than 1 s: a 10× burn of a 5% budget.
+fn slow_exports(le: &str) -> [String; 3] {
+    [
+        series(
+            r#"handler_requests_total{handler="export_dids"}"#,
+            "0+100x20",
+        ),
+        series(
+            r#"handler_request_latency_seconds_count{handler="export_dids"}"#,
+            "0+100x20",
+        ),
+        series(
+            &format!(
+                r#"handler_request_latency_seconds_bucket{{handler="export_dids",le="{le}"}}"#
+            ),
+            "0+50x20",
+        ),
+    ]
+}
+
+fn exports_slow() -> [String; 2] {
+    ["page", "ticket"].map(|severity| {
+        Fired {
+            objective: "exports",
+            severity,
+            promise: "95% of requests within 1s",
+            bad: "requests slower than 1s",
+            budget: "5",
+            burn: "10.0",
+            handlers: "export_dids",
+            floor: true,
+            extra_labels: "",
+        }
+        .yaml()
+    })
 }
