@@ -51,8 +51,8 @@ fn the_printed_rules_pass_promtool_and_cover_both_objectives() {
         .expect("promtool runs (Debian: apt-get install prometheus)");
     let report = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{report}");
-    // Per objective: 2 × 7 ratios, 4 traffic floors, 2 × 2 alerts.
-    assert!(report.contains("SUCCESS: 44 rules found"), "{report}");
+    // Per objective: 2 × 7 ratios, 4 traffic floors, 2 × 2 burn alerts, 1 for a missing bucket.
+    assert!(report.contains("SUCCESS: 46 rules found"), "{report}");
 
     let text = fs::read_to_string(&rules).unwrap();
     for objective in [RUCIO, LOCAL] {

@@ -113,7 +113,9 @@ impl AlertRules {
 /// alerts per target, `<Namespace>AvailabilityBudgetBurn` and `<Namespace>LatencyBudgetBurn`:
 /// `severity="page"` when the 1h and 5m ratios burn the budget faster than 14.4× or the 6h and
 /// 30m ratios faster than 6×, `severity="ticket"` for 1d and 2h over 3× or 3d and 6h over 1×.
-/// Its value is the burn rate over the long window. Call it after
+/// Its value is the burn rate over the long window. A latency objective also gets
+/// `<Namespace>LatencyThresholdNotABucket` (a ticket), for a running binary whose histogram has
+/// no bound at the threshold: its latency alerts could not fire. Call it after
 /// [`Config::install`](crate::Config::install), whose namespace the rules name.
 ///
 /// # Panics
@@ -211,6 +213,49 @@ impl Group<'_> {
                 self.alert(out, target, severity);
             }
         }
+        self.missing_bucket_alert(out);
+    }
+
+    /// A latency alert reads the threshold's bucket: where a running binary has none (it was
+    /// built with other objectives or buckets than the rules), say so rather than stay silent.
+    fn missing_bucket_alert(&self, out: &mut String) {
+        let objective = self.uses.objective;
+        let (Some((threshold, _)), Some(seconds)) =
+            (objective.latency_target(), objective.threshold_seconds())
+        else {
+            return;
+        };
+        let histogram = format!("{}_request_latency_seconds", self.namespace);
+        let expr = [
+            format!("{histogram}_count{}", self.handler_matchers(None)),
+            "unless ignoring(le)".to_owned(),
+            format!(
+                "{histogram}_bucket{}",
+                self.handler_matchers(Some(le_matcher(seconds)))
+            ),
+        ];
+        let _ = writeln!(
+            out,
+            "      - alert: {}LatencyThresholdNotABucket",
+            camel(self.namespace)
+        );
+        write_expr(out, &expr);
+        let _ = writeln!(out, "        for: 10m");
+        self.labels(out, Some(Severity::Ticket));
+        let summary = format!(
+            "Objective {}: {{{{ $labels.handler }}}} on {{{{ $labels.instance }}}} has no \
+             latency bucket at {threshold:?}, so its latency alerts cannot fire",
+            objective.name()
+        );
+        let description = format!(
+            "The latency histogram has no bucket bound at the objective's threshold ({} s): \
+             the binary that serves it was built with other objectives or buckets than these \
+             rules. Regenerate the rules from the binary that runs.",
+            decimal(seconds)
+        );
+        let _ = writeln!(out, "        annotations:");
+        let _ = writeln!(out, "          summary: {}", yaml(&summary));
+        let _ = writeln!(out, "          description: {}", yaml(&description));
     }
 
     fn targets(&self) -> Vec<Target> {

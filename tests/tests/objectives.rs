@@ -141,9 +141,9 @@ fn the_rules_pass_promtool_check_rules() {
         let file = dir.path().join(format!("{name}.yml"));
         std::fs::write(&file, &rules).unwrap();
         let (ok, report) = promtool(&["check", "rules"], &file);
-        // catalogue: 2 × 7 ratios, 4 traffic floors, 2 × 2 alerts; exports and uploads, one target
-        // each: 7, 4 and 2.
-        let count = if name == "no-floor" { 36 } else { 48 };
+        // catalogue: 2 × 7 ratios, 4 traffic floors, 2 × 2 burn alerts and 1 for a missing
+        // bucket; exports (latency): 7, 4, 2 and 1; uploads (availability): 7, 4 and 2.
+        let count = if name == "no-floor" { 38 } else { 50 };
         assert!(ok, "{name}: {report}");
         assert!(
             report.contains(&format!("SUCCESS: {count} rules found")),
@@ -267,6 +267,7 @@ impl Fired<'_> {
 
 const AVAILABILITY: &str = "HandlerAvailabilityBudgetBurn";
 const LATENCY: &str = "HandlerLatencyBudgetBurn";
+const MISSING_BUCKET: &str = "HandlerLatencyThresholdNotABucket";
 
 fn catalogue_errors(severity: &str, burn: &str, floor: bool) -> String {
     Fired {
@@ -482,6 +483,47 @@ fn promtool_pages_for_fast_burns_and_stays_quiet_otherwise() {
             "a whole-second threshold matches le=\"1.0\"",
             &slow_exports("1.0"),
             &[expect("10m", LATENCY, &exports_slow())],
+        ),
+        // An old binary whose histogram has no 0.3 s bound, next to a current one.
+        scenario(
+            "a missing threshold bucket opens a ticket",
+            &[
+                series(
+                    r#"handler_request_latency_seconds_count{handler="list_scopes",instance="old"}"#,
+                    "0+10x30",
+                ),
+                series(
+                    r#"handler_request_latency_seconds_bucket{handler="list_scopes",instance="old",le="0.25"}"#,
+                    "0+10x30",
+                ),
+                series(
+                    r#"handler_request_latency_seconds_count{handler="list_scopes",instance="new"}"#,
+                    "0+10x30",
+                ),
+                series(
+                    r#"handler_request_latency_seconds_bucket{handler="list_scopes",instance="new",le="0.3"}"#,
+                    "0+10x30",
+                ),
+            ],
+            &[
+                expect("5m", MISSING_BUCKET, &[]),
+                expect(
+                    "15m",
+                    MISSING_BUCKET,
+                    &[
+                        "          - exp_labels: {objective: 'catalogue', severity: 'ticket', \
+                       handler: 'list_scopes', instance: 'old'}\n            \
+                       exp_annotations:\n              \
+                       summary: 'Objective catalogue: list_scopes on old has no latency bucket \
+                       at 300ms, so its latency alerts cannot fire'\n              \
+                       description: 'The latency histogram has no bucket bound at the \
+                       objective''s threshold (0.3 s): the binary that serves it was built with \
+                       other objectives or buckets than these rules. Regenerate the rules from \
+                       the binary that runs.'\n"
+                            .to_owned(),
+                    ],
+                ),
+            ],
         ),
     ];
     let (passed, report) = promtool_test(dir.path(), &alert_rules(), &scenarios);
