@@ -241,6 +241,7 @@ pub(crate) fn objectives() -> Result<Vec<ObjectiveUse>, ConfigError> {
     }
     Ok(by_name
         .into_values()
+        .filter(|(_, handlers)| !handlers.is_empty())
         .map(|(objective, handlers)| ObjectiveUse {
             objective,
             handlers: handlers.into_iter().collect(),

@@ -196,10 +196,8 @@ impl Group<'_> {
                 self.record(out, &format!("{}:ratio_rate{window}", target.bad), &expr);
             }
         }
-        let mut long_windows: Vec<&str> = BURNS.iter().map(|burn| burn.long).collect();
-        long_windows.dedup();
         if self.rules.min_requests > 0 {
-            for window in long_windows {
+            for window in BURNS.iter().map(|burn| burn.long) {
                 let requests = format!(
                     "sum(increase({}_requests_total{}[{window}]))",
                     self.namespace,
