@@ -551,7 +551,10 @@ fn template_literal(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
+    use crate::objective::Objective;
 
     #[test]
     fn le_values_match_ours_and_prometheus_3s() {
@@ -576,6 +579,35 @@ mod tests {
         assert_eq!(regex_escape("Api::get(v1)"), r"Api::get\(v1\)");
         assert_eq!(yaml("it's"), "'it''s'");
         assert_eq!(template_literal("a{{x}}"), "a{{ \"{{\" }}x}}");
+    }
+
+    #[test]
+    fn a_weekly_window_scales_the_burn_factors_and_keeps_the_budget_shares() {
+        static WEEKLY: Objective = Objective::new("weekly")
+            .availability(99.0)
+            .window(Duration::from_secs(7 * 24 * 3600));
+        let uses = ObjectiveUse {
+            objective: &WEEKLY,
+            handlers: vec!["a".to_owned(), "b".to_owned()],
+        };
+        let mut out = String::new();
+        Group {
+            rules: &AlertRules::new(),
+            namespace: "ns",
+            uses: &uses,
+        }
+        .write(&mut out);
+        // 14.4 × 7/30: the page still fires when 2% of the budget goes in an hour.
+        assert!(
+            out.contains(r#"ns:request_errors:ratio_rate1h{objective="weekly"} / 0.01 > 3.36"#)
+        );
+        assert!(out.contains("faster than 3.36× over 1h and 5m (2% of the budget in 1h)"));
+        assert!(out.contains("(99% of requests without error over 7 days)"));
+        assert!(out.contains(r#"sum(rate(ns_requests_total{handler=~"a|b"}[3d]))"#));
+        assert!(
+            !out.contains("slow_requests"),
+            "no latency target, no latency rules"
+        );
     }
 
     #[test]
