@@ -31,6 +31,7 @@ use serde_json::{Value, json};
 
 use crate::auth::{Credentials, Token};
 use crate::error::ApiError;
+use crate::objectives::{LOCAL, RUCIO};
 use crate::store::{self, AuthType, Store, UploadRequest};
 
 /// The server's shared state: the access token, whether `/metrics` is public, how long a Rucio
@@ -221,7 +222,7 @@ pub(crate) struct PickInstance {
     auth: AuthType,
 }
 
-#[prometheus_handlers]
+#[prometheus_handlers(objective = LOCAL)]
 impl InstancesHandler {
     #[authenticated]
     #[prometheus_metrics]
@@ -254,7 +255,7 @@ pub(crate) struct SetCredentials {
     params: Value,
 }
 
-#[prometheus_handlers]
+#[prometheus_handlers(objective = LOCAL)]
 impl AuthConfigHandler {
     #[authenticated]
     #[prometheus_metrics]
@@ -278,7 +279,7 @@ impl AuthConfigHandler {
     }
 }
 
-#[prometheus_handlers]
+#[prometheus_handlers(objective = RUCIO)]
 impl DIDBrowserHandler {
     #[authenticated]
     #[prometheus_metrics]
@@ -302,7 +303,7 @@ impl DIDBrowserHandler {
     }
 }
 
-#[prometheus_handlers]
+#[prometheus_handlers(objective = RUCIO)]
 impl DIDDetailsHandler {
     #[authenticated]
     #[prometheus_metrics]
@@ -328,7 +329,7 @@ fn collection() -> String {
     "collection".to_owned()
 }
 
-#[prometheus_handlers]
+#[prometheus_handlers(objective = RUCIO)]
 impl DIDSearchHandler {
     #[authenticated]
     #[prometheus_metrics]
@@ -348,7 +349,7 @@ pub(crate) struct MakeAvailable {
     did: String,
 }
 
-#[prometheus_handlers]
+#[prometheus_handlers(objective = LOCAL)]
 impl DIDMakeAvailableHandler {
     #[authenticated]
     #[prometheus_metrics]
@@ -366,7 +367,7 @@ struct PathQuery {
     path: String,
 }
 
-#[prometheus_handlers]
+#[prometheus_handlers(objective = LOCAL)]
 impl FileBrowserHandler {
     #[authenticated]
     #[prometheus_metrics]
@@ -378,7 +379,7 @@ impl FileBrowserHandler {
     }
 }
 
-#[prometheus_handlers]
+#[prometheus_handlers(objective = LOCAL)]
 impl PurgeCacheHandler {
     #[authenticated]
     #[prometheus_metrics]
@@ -404,7 +405,7 @@ impl OIDCAuthCheckHandler {
     }
 }
 
-#[prometheus_handlers]
+#[prometheus_handlers(objective = RUCIO)]
 impl ListScopesHandler {
     #[authenticated]
     #[prometheus_metrics]
@@ -427,7 +428,7 @@ fn any_rse() -> String {
     "*".to_owned()
 }
 
-#[prometheus_handlers]
+#[prometheus_handlers(objective = RUCIO)]
 impl ListRSEsHandler {
     #[authenticated]
     #[prometheus_metrics]
@@ -440,7 +441,7 @@ impl ListRSEsHandler {
     }
 }
 
-#[prometheus_handlers]
+#[prometheus_handlers(objective = LOCAL)]
 impl UploadJobsHandler {
     #[authenticated]
     #[prometheus_metrics]
@@ -482,7 +483,7 @@ impl UploadJobsLogHandler {
     }
 }
 
-#[prometheus_handlers]
+#[prometheus_handlers(objective = LOCAL)]
 impl UploadHandler {
     #[authenticated]
     #[prometheus_metrics]

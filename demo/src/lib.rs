@@ -7,6 +7,7 @@
 mod auth;
 mod error;
 mod handlers;
+pub mod objectives;
 mod store;
 mod trace;
 

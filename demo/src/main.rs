@@ -13,6 +13,7 @@ use tokio::sync::oneshot;
 const USAGE: &str = "\
 usage: handler-metrics-demo [--addr HOST:PORT] [--token TOKEN] [--metrics-public]
                             [--shutdown-timeout SECONDS] [--rucio-latency-ms MS]
+       handler-metrics-demo --print-alert-rules
 
   --addr HOST:PORT            where to listen (env DEMO_ADDR; default 127.0.0.1:8888; port 0:
                               any free one)
@@ -23,6 +24,8 @@ usage: handler-metrics-demo [--addr HOST:PORT] [--token TOKEN] [--metrics-public
                               (env DEMO_SHUTDOWN_TIMEOUT; default 10)
   --rucio-latency-ms MS       how long a simulated Rucio call takes (env DEMO_RUCIO_LATENCY_MS;
                               default 5)
+  --print-alert-rules         print the Prometheus rules of the handlers' service-level
+                              objectives (YAML) and exit
 ";
 
 const DEFAULT_ADDR: &str = "127.0.0.1:8888";
@@ -36,6 +39,7 @@ struct Args {
     metrics_public: bool,
     shutdown_timeout: Duration,
     rucio_latency: Duration,
+    print_alert_rules: bool,
 }
 
 /// `source` (a flag or a variable) names the culprit in the error.
@@ -71,6 +75,7 @@ fn parse_args(
             .map(|value| milliseconds("DEMO_RUCIO_LATENCY_MS", &value))
             .transpose()?
             .unwrap_or(demo::RUCIO_LATENCY),
+        print_alert_rules: false,
     };
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -88,6 +93,7 @@ fn parse_args(
             "--addr" => parsed.addr = value()?,
             "--token" => parsed.token = Some(value()?),
             "--metrics-public" if inline_value.is_none() => parsed.metrics_public = true,
+            "--print-alert-rules" if inline_value.is_none() => parsed.print_alert_rules = true,
             "--shutdown-timeout" => parsed.shutdown_timeout = seconds(&flag, &value()?)?,
             "--rucio-latency-ms" => parsed.rucio_latency = milliseconds(&flag, &value()?)?,
             "-h" | "--help" => return Ok(None),
@@ -109,6 +115,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if args.print_alert_rules {
+        return print_alert_rules();
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -126,6 +135,16 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The rules name the demo's namespace, which installing its metrics configuration sets.
+fn print_alert_rules() -> ExitCode {
+    if let Err(error) = demo::install_metrics() {
+        eprintln!("error: {error}");
+        return ExitCode::FAILURE;
+    }
+    print!("{}", metrics_runtime::alert_rules());
+    ExitCode::SUCCESS
 }
 
 async fn run(args: Args) -> Result<(), Box<dyn Error + Send + Sync>> {
@@ -237,6 +256,7 @@ mod tests {
                 metrics_public: false,
                 shutdown_timeout: Duration::from_secs(10),
                 rucio_latency: Duration::from_millis(5),
+                print_alert_rules: false,
             }
         );
         let env = [
@@ -272,6 +292,7 @@ mod tests {
                 metrics_public: true,
                 shutdown_timeout: Duration::ZERO,
                 rucio_latency: Duration::from_secs(60),
+                print_alert_rules: false,
             }
         );
     }
@@ -286,6 +307,9 @@ mod tests {
         );
         assert!(parse(&["--port", "1"], &[]).is_err());
         assert!(parse(&["--metrics-public=yes"], &[]).is_err());
+        let print = parse(&["--print-alert-rules"], &[]).unwrap().unwrap();
+        assert!(print.print_alert_rules);
+        assert!(parse(&["--print-alert-rules=yes"], &[]).is_err());
     }
 
     #[test]

@@ -29,6 +29,8 @@ pub struct MetricsArgs {
     pub krate: Option<Path>,
     /// `error_if = path`: a `fn(&Output) -> bool` that decides what counts as an error.
     pub error_if: Option<Path>,
+    /// `objective = PATH`: the `metrics_runtime::Objective` the fn serves.
+    pub objective: Option<Path>,
     /// How the attribute was named when `#[authenticated]` expands it: the user's import of it
     /// must still count as used.
     pub written_as: Option<syn::Path>,
@@ -96,6 +98,8 @@ impl MetricsArgs {
                     )
                 })?);
                 Ok(())
+            } else if meta.path.is_ident("objective") {
+                parse_objective(&meta, &mut args.objective)
             } else if meta.path.is_ident("skip") {
                 if args.skip.is_some() {
                     return Err(meta.error("`skip` is given twice; keep one"));
@@ -105,11 +109,19 @@ impl MetricsArgs {
             } else {
                 Err(meta.error(
                     "unknown argument of `#[prometheus_metrics]`; it takes \
-                     `handler = \"label\"`, `error_if = path`, `skip` or `crate = \"path\"`",
+                     `handler = \"label\"`, `error_if = path`, `objective = PATH`, `skip` or \
+                     `crate = \"path\"`",
                 ))
             }
         });
         parser.parse2(tokens)?;
+        if let (Some(skip), Some(_)) = (&args.skip, &args.objective) {
+            return Err(syn::Error::new_spanned(
+                skip,
+                "`skip` leaves the fn unmeasured, so it cannot serve an objective; remove one of \
+                 them",
+            ));
+        }
         if let (Some(skip), Some(_)) = (&args.skip, &args.handler) {
             return Err(syn::Error::new_spanned(
                 skip,
@@ -136,6 +148,22 @@ impl MetricsArgs {
             ..args
         })
     }
+}
+
+/// Parses the value of `objective = PATH`, given once.
+pub fn parse_objective(meta: &ParseNestedMeta, objective: &mut Option<Path>) -> syn::Result<()> {
+    if objective.is_some() {
+        return Err(meta.error("`objective` is given twice; keep one"));
+    }
+    let value = meta.value()?;
+    *objective = Some(value.parse().map_err(|error| {
+        syn::Error::new(
+            error.span(),
+            "expected the path of a `const` `metrics_runtime::Objective`, like \
+             `objective = CATALOGUE`",
+        )
+    })?);
+    Ok(())
 }
 
 /// A label value must be printable: it ends up in every scrape and every dashboard.

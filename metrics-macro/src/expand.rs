@@ -470,11 +470,26 @@ impl Instrument<'_> {
             None => quote!(::core::option::Option::None),
         };
         let location = quote_spanned!(ident.span()=> ::core::file!(), ::core::line!());
+        // Typed once, then a const assertion: a bad objective fails the build with one error,
+        // at its path.
+        let objective = self.metrics.and_then(|metrics| metrics.objective.as_ref());
+        let (check, serves) = objective.map_or_else(Default::default, |path| {
+            let private = respan(private.clone(), path.span());
+            let objective = quote!(__HANDLER_METRICS_OBJECTIVE);
+            (
+                quote_spanned! {path.span()=>
+                    const #objective: &#private::Objective = &#path;
+                    const _: () = #private::check_objective(#objective);
+                },
+                quote!(.objective(#objective)),
+            )
+        });
         quote! {
+            #check
             #private::inventory::submit! {
                 #private::Registration::new(
                     #site, #name, ::core::module_path!(), #location, #authenticated, #skipped,
-                )
+                )#serves
             }
         }
     }

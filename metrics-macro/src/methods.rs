@@ -23,11 +23,17 @@ pub fn prometheus_handlers(args: TokenStream, input: TokenStream) -> TokenStream
 
 fn label_methods(args: TokenStream, input: TokenStream) -> syn::Result<ItemImpl> {
     let mut krate = None;
+    let mut objective = None;
     let parser = syn::meta::parser(|meta| {
         if meta.path.is_ident("crate") {
             attr::parse_crate(&meta, &mut krate)
+        } else if meta.path.is_ident("objective") {
+            attr::parse_objective(&meta, &mut objective)
         } else {
-            Err(meta.error("`#[prometheus_handlers]` takes no arguments but `crate = \"path\"`"))
+            Err(meta.error(
+                "`#[prometheus_handlers]` takes no arguments but `objective = PATH` and \
+                 `crate = \"path\"`",
+            ))
         }
     });
     parser.parse2(args)?;
@@ -64,7 +70,7 @@ fn label_methods(args: TokenStream, input: TokenStream) -> syn::Result<ItemImpl>
             if attr::is(attr, attr::METRICS) {
                 let args = MetricsArgs::from_attr(attr)?;
                 valid::require_classifiable(&method.sig, false, &impl_params, &args)?;
-                label_attribute(attr, &label, krate.as_ref())?;
+                label_attribute(attr, &label, krate.as_ref(), objective.as_ref())?;
             }
         }
     }
@@ -120,18 +126,23 @@ fn type_name(self_ty: &Type) -> syn::Result<String> {
     ))
 }
 
-/// Adds `handler = "Type::method"` unless the attribute already names a label or skips, and
-/// the block's `crate = "…"` unless the attribute has its own.
+/// Adds `handler = "Type::method"` unless the attribute already names a label or skips, the
+/// block's `objective = PATH` unless it skips or has its own, and the block's `crate = "…"`
+/// unless the attribute has its own.
 fn label_attribute(
     attr: &mut syn::Attribute,
     label: &str,
     krate: Option<&Path>,
+    objective: Option<&Path>,
 ) -> syn::Result<()> {
     let args = MetricsArgs::from_attr(attr)?;
     let mut added = Vec::new();
     if args.handler.is_none() && args.skip.is_none() {
         let label = LitStr::new(label, Span::call_site());
         added.push(quote!(handler = #label));
+    }
+    if let (Some(objective), None, None) = (objective, &args.objective, &args.skip) {
+        added.push(quote!(objective = #objective));
     }
     if let (Some(krate), None) = (krate, &args.krate) {
         let krate = LitStr::new(&krate.to_token_stream().to_string(), Span::call_site());

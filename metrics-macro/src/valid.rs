@@ -47,6 +47,7 @@ pub fn metrics_plan(args: TokenStream, handler: Handler) -> syn::Result<Plan> {
     }
     let metrics = MetricsArgs::parse(args)?;
     require_classifiable_output(&handler, &metrics)?;
+    check_objective_label(&metrics, &handler.sig)?;
     Ok(Plan {
         handler,
         auth: None,
@@ -88,6 +89,7 @@ pub fn authenticated_plan(args: TokenStream, handler: Handler) -> syn::Result<Pl
         }
         let below = MetricsArgs::from_attr(below)?;
         require_classifiable_output(&handler, &below)?;
+        check_objective_label(&below, &handler.sig)?;
         metrics = Some(below);
     }
     let auth = AuthTarget::resolve(&handler.sig, args)?;
@@ -96,6 +98,21 @@ pub fn authenticated_plan(args: TokenStream, handler: Handler) -> syn::Result<Pl
         auth: Some(auth),
         metrics,
     })
+}
+
+/// An objective's rules select its handlers by their `handler` label, so it must be known at
+/// compile time: a method's is derived from `Self` only at its first call.
+fn check_objective_label(metrics: &MetricsArgs, sig: &Signature) -> syn::Result<()> {
+    match (&metrics.objective, &metrics.handler, sig.receiver()) {
+        (Some(objective), None, Some(_)) => Err(syn::Error::new_spanned(
+            objective,
+            "an objective's alert rules select its handlers by their `handler` label, which \
+             this method gets from `Self` only when it first runs\n\
+             help: put `#[prometheus_handlers]` on the impl block, or give \
+             `handler = \"Type::method\"`",
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn duplicate(attr: &syn::Attribute, name: &str) -> syn::Error {

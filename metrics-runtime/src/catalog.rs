@@ -2,8 +2,10 @@
 //! registers itself before `main`, so the first scrape can show every series at 0 and a test can
 //! find handlers that were never instrumented.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
+use crate::error::ConfigError;
+use crate::objective::Objective;
 use crate::site::CallSite;
 
 /// One fn carrying our attributes, as the macros register it. Not public API.
@@ -16,6 +18,7 @@ pub struct Registration {
     line: u32,
     authenticated: bool,
     skipped: bool,
+    objective: Option<&'static Objective>,
 }
 
 impl Registration {
@@ -37,7 +40,14 @@ impl Registration {
             line,
             authenticated,
             skipped,
+            objective: None,
         }
+    }
+
+    /// The objective the fn serves (`#[prometheus_metrics(objective = PATH)]`).
+    pub const fn objective(mut self, objective: &'static Objective) -> Self {
+        self.objective = Some(objective);
+        self
     }
 }
 
@@ -79,6 +89,8 @@ pub struct HandlerInfo {
     /// add up in one series. Give one of them `#[prometheus_metrics(handler = "…")]` to tell
     /// them apart.
     pub shares_series: bool,
+    /// The service-level objective it serves, if any.
+    pub objective: Option<&'static Objective>,
 }
 
 /// Every fn in the program that carries `#[prometheus_metrics]` or `#[authenticated]`, sorted by
@@ -112,6 +124,7 @@ pub fn handlers() -> Vec<HandlerInfo> {
                 (None, false) => Measured::No,
             },
             shares_series: false,
+            objective: registration.objective,
         })
         .collect();
     let mut labelled: HashMap<(&str, &str), usize> = HashMap::new();
@@ -193,4 +206,60 @@ pub(crate) fn create_known_series() {
             site.create_series_if_label_known();
         }
     }
+}
+
+/// An objective and the `handler` labels of the fns that serve it.
+pub(crate) struct ObjectiveUse {
+    pub(crate) objective: &'static Objective,
+    pub(crate) handlers: Vec<String>,
+}
+
+/// Every objective in the program, by name, checked again (the macro checks each at compile
+/// time, but two objectives may share a name only by being equal).
+pub(crate) fn objectives() -> Result<Vec<ObjectiveUse>, ConfigError> {
+    let mut by_name: BTreeMap<&str, (&'static Objective, BTreeSet<String>)> = BTreeMap::new();
+    for registration in inventory::iter::<Registration> {
+        let (Some(objective), Some(site)) = (registration.objective, registration.site) else {
+            continue;
+        };
+        if let Some(problem) = objective.problem() {
+            return Err(ConfigError::InvalidObjective {
+                name: objective.name().to_owned(),
+                reason: problem.message(),
+            });
+        }
+        let (known, handlers) = by_name
+            .entry(objective.name())
+            .or_insert_with(|| (objective, BTreeSet::new()));
+        if *known != objective {
+            return Err(ConfigError::ObjectiveNameClash {
+                name: objective.name().to_owned(),
+            });
+        }
+        // The macro refuses an objective on a fn whose label is known only from its first call.
+        handlers.extend(site.label());
+    }
+    Ok(by_name
+        .into_values()
+        .filter(|(_, handlers)| !handlers.is_empty())
+        .map(|(objective, handlers)| ObjectiveUse {
+            objective,
+            handlers: handlers.into_iter().collect(),
+        })
+        .collect())
+}
+
+/// The histogram buckets `buckets` with every objective's latency threshold added as a bound.
+pub(crate) fn with_thresholds(mut buckets: Vec<f64>) -> Vec<f64> {
+    for registration in inventory::iter::<Registration> {
+        let threshold = registration
+            .objective
+            .and_then(Objective::threshold_seconds);
+        let new = |bound: &f64| *bound > 0.0 && !buckets.contains(bound);
+        if let Some(threshold) = threshold.filter(new) {
+            let at = buckets.partition_point(|&bound| bound < threshold);
+            buckets.insert(at, threshold);
+        }
+    }
+    buckets
 }

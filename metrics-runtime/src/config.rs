@@ -2,6 +2,7 @@
 
 use prometheus::Registry;
 
+use crate::catalog;
 use crate::error::ConfigError;
 use crate::registry::{self, DEFAULT_NAMESPACE, Settings};
 
@@ -59,7 +60,9 @@ impl Config {
     }
 
     /// Upper bounds of the latency histogram in seconds: finite, positive and strictly
-    /// increasing. The `+Inf` bucket is always added.
+    /// increasing. The `+Inf` bucket is always added, and so is the latency threshold of every
+    /// [`Objective`](crate::Objective) that is not a bound already, so that its alerts can count
+    /// the requests under it exactly.
     pub fn buckets(mut self, buckets: impl Into<Vec<f64>>) -> Self {
         self.buckets = buckets.into();
         self
@@ -95,7 +98,8 @@ impl Config {
         self
     }
 
-    /// Validates the configuration and makes it the one the process uses.
+    /// Validates the configuration, and the program's [objectives](crate::Objective), and makes
+    /// it the one the process uses.
     pub fn install(self) -> Result<(), ConfigError> {
         registry::install(self.validate()?)
     }
@@ -103,9 +107,10 @@ impl Config {
     fn validate(self) -> Result<Settings, ConfigError> {
         validate_namespace(&self.namespace)?;
         validate_buckets(&self.buckets)?;
+        catalog::objectives()?;
         Ok(Settings {
             namespace: self.namespace,
-            buckets: self.buckets,
+            buckets: catalog::with_thresholds(self.buckets),
             registry: self
                 .registry
                 .unwrap_or_else(|| prometheus::default_registry().clone()),

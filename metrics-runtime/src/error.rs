@@ -2,7 +2,8 @@
 
 use std::fmt;
 
-/// Why [`Config::install`](crate::Config::install) refused a configuration.
+/// Why [`Config::install`](crate::Config::install) refused a configuration, or
+/// [`AlertRules::render`](crate::AlertRules::render) its rules.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum ConfigError {
@@ -44,6 +45,25 @@ pub enum ConfigError {
         hint: &'static str,
         /// The registry's error.
         source: prometheus::Error,
+    },
+    /// An objective a handler uses is not valid (the macro's compile-time check was bypassed).
+    InvalidObjective {
+        /// Its name.
+        name: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// Two different objectives have the same name: their alerts would be one.
+    ObjectiveNameClash {
+        /// The name they share.
+        name: String,
+    },
+    /// A label of [`AlertRules::selector`](crate::AlertRules::selector) cannot scope the rules.
+    InvalidSelector {
+        /// The label name as given.
+        label: String,
+        /// What is wrong with it.
+        reason: &'static str,
     },
 }
 
@@ -88,6 +108,17 @@ impl fmt::Display for ConfigError {
                 f,
                 "the registry already has a metric named `{name}`: {hint}"
             ),
+            ConfigError::InvalidObjective { name, reason } => {
+                write!(f, "objective {name:?}: {reason}")
+            }
+            ConfigError::ObjectiveNameClash { name } => write!(
+                f,
+                "two different objectives are named {name:?}, so their rules and alerts would \
+                 be one; rename one, or put the same const on all their handlers"
+            ),
+            ConfigError::InvalidSelector { label, reason } => {
+                write!(f, "alert rule selector label {label:?}: {reason}")
+            }
         }
     }
 }

@@ -3,7 +3,8 @@
 
 // Imports go one way, from the hot path up: `clock`, `slots` and `model`, then `exemplar`, `series`,
 // `openmetrics`, `exposition`, `error` and `format`, `registry`, `site`, `catalog`, `config`;
-// `auth` and `outcome` stand alone.
+// `auth`, `outcome` and `objective` stand alone; `rules` reads `catalog` and `registry`.
+// One edge goes back: `registry` asks `catalog` for the objectives' latency thresholds.
 mod auth;
 mod catalog;
 mod clock;
@@ -13,9 +14,11 @@ mod exemplar;
 mod exposition;
 mod format;
 mod model;
+mod objective;
 mod openmetrics;
 mod outcome;
 mod registry;
+mod rules;
 mod series;
 mod site;
 mod slots;
@@ -60,6 +63,9 @@ pub use metrics_macro::authenticated;
 /// `impl` block, this attribute writes the label in, and the series is there from the first
 /// scrape. Methods with `handler = "…"` or `skip` keep theirs.
 ///
+/// `#[prometheus_handlers(objective = PATH)]` puts every measured method of the block under an
+/// [`Objective`], unless it names its own.
+///
 /// ```
 /// use metrics_runtime::{prometheus_handlers, prometheus_metrics};
 ///
@@ -80,6 +86,10 @@ pub use metrics_macro::authenticated;
 /// ```
 pub use metrics_macro::prometheus_handlers;
 /// Measures a handler: calls, latency, calls in flight and errors.
+///
+/// Its arguments: `handler = "label"`, `error_if = path` (a `fn(&Output) -> bool`),
+/// `objective = PATH` (an [`Objective`] whose alerts count this handler's requests), `skip` and
+/// `crate = "path"`.
 ///
 /// ```
 /// use metrics_runtime::prometheus_metrics;
@@ -103,11 +113,13 @@ pub use metrics_macro::prometheus_handlers;
 /// assert!(put_instance("").is_err()); // counted in handler_request_errors_total
 /// ```
 pub use metrics_macro::prometheus_metrics;
+pub use objective::Objective;
 pub use outcome::CountsAsError;
 /// The prometheus crate this runtime uses, for building a [`Registry`](prometheus::Registry) to
 /// pass to [`Config::registry`] or registering metrics of your own next to the handler metrics.
 pub use prometheus;
 pub use registry::DEFAULT_NAMESPACE;
+pub use rules::{AlertRules, alert_rules};
 
 /// `#[prometheus_metrics(error_if = metrics_runtime::never)]`: no output of this handler is an
 /// error (a panic still is). For outputs the attribute cannot classify where it expands, such

@@ -8,6 +8,7 @@ use std::task::Poll;
 
 pub use crate::auth::Authenticate;
 pub use crate::catalog::Registration;
+pub use crate::objective::Objective;
 use crate::outcome::CountsAsError;
 pub use crate::site::{CallSite, Guard, Instrumented};
 pub use inventory;
@@ -40,6 +41,14 @@ pub use crate::__handler_metrics_measured_here as measured_here;
 #[inline(always)]
 pub fn call_once<R>(body: impl FnOnce() -> R) -> R {
     body()
+}
+
+/// `const _: () = check_objective(&PATH);`: a bad objective is a compile error, with its
+/// problem as the message.
+pub const fn check_objective(objective: &Objective) {
+    if let Some(problem) = objective.problem() {
+        problem.fail();
+    }
 }
 
 /// Which clock times calls: `tsc` or `monotonic`.

@@ -32,7 +32,8 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             namespace: DEFAULT_NAMESPACE.to_owned(),
-            buckets: prometheus::DEFAULT_BUCKETS.to_vec(),
+            // The one import against the grain: objectives' thresholds are bounds here too.
+            buckets: crate::catalog::with_thresholds(prometheus::DEFAULT_BUCKETS.to_vec()),
             registry: prometheus::default_registry().clone(),
             process_metrics: true,
             exemplar_source: None,
@@ -44,6 +45,7 @@ static RUNTIME: OnceCell<Runtime> = OnceCell::new();
 static INSTALL: Mutex<()> = Mutex::new(());
 
 pub(crate) struct Runtime {
+    namespace: String,
     registry: Registry,
     handlers: Arc<HandlerFamilies>,
     installed_by_config: bool,
@@ -78,6 +80,7 @@ pub(crate) fn runtime() -> &'static Runtime {
             })
             .is_ok();
         Runtime {
+            namespace: settings.namespace,
             registry: settings.registry,
             handlers,
             installed_by_config: false,
@@ -85,6 +88,14 @@ pub(crate) fn runtime() -> &'static Runtime {
             write_directly: OnceCell::new(),
         }
     })
+}
+
+/// The namespace of the runtime in use, without creating one: the default's if there is none.
+pub(crate) fn namespace() -> String {
+    RUNTIME
+        .get()
+        .map_or(DEFAULT_NAMESPACE, |runtime| &runtime.namespace)
+        .to_owned()
 }
 
 pub(crate) fn install(settings: Settings) -> Result<(), ConfigError> {
@@ -104,6 +115,7 @@ pub(crate) fn install(settings: Settings) -> Result<(), ConfigError> {
         })?;
     }
     let runtime = Runtime {
+        namespace: settings.namespace,
         registry: settings.registry,
         handlers,
         installed_by_config: true,

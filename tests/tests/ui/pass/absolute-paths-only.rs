@@ -14,6 +14,21 @@ fn handler(token: &Token) -> std::result::Result<u8, ()> {
     Ok(1)
 }
 
+const CATALOGUE: metrics_runtime::Objective =
+    metrics_runtime::Objective::new("catalogue").availability(99.9);
+
+struct Scopes;
+
+#[metrics_runtime::prometheus_handlers(objective = CATALOGUE)]
+impl Scopes {
+    #[metrics_runtime::authenticated(token)]
+    #[metrics_runtime::prometheus_metrics]
+    fn get(&self, token: &Token) -> std::result::Result<u8, ()> {
+        let _ = token;
+        Ok(2)
+    }
+}
+
 struct Token;
 
 impl metrics_runtime::Authenticate for Token {
@@ -25,4 +40,5 @@ impl metrics_runtime::Authenticate for Token {
 
 fn main() {
     assert_eq!(handler(&Token), Ok(1));
+    assert_eq!(Scopes.get(&Token), Ok(2));
 }

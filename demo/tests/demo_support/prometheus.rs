@@ -1,0 +1,99 @@
+//! A throw-away Prometheus on a free loopback port, for the end-to-end tests, and its HTTP API.
+
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::{Client, Url};
+use serde_json::Value;
+
+use crate::process::Process;
+
+pub struct Prometheus {
+    process: Process,
+    api: String,
+    log: PathBuf,
+}
+
+impl Prometheus {
+    /// Starts Prometheus with `config` (retrying if another process takes the port first) and
+    /// waits until it is ready.
+    pub async fn start(
+        client: &Client,
+        dir: &Path,
+        config: &Path,
+        deadline: Instant,
+    ) -> Prometheus {
+        let log = dir.join("prometheus.log");
+        for attempt in 0..3 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|listener| listener.local_addr())
+                .unwrap()
+                .port();
+            let mut command = Command::new("prometheus");
+            command
+                .arg(format!("--config.file={}", config.display()))
+                .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+                .arg(format!(
+                    "--storage.tsdb.path={}",
+                    dir.join(format!("data-{attempt}")).display()
+                ))
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(File::create(&log).unwrap());
+            let mut prometheus = Prometheus {
+                process: Process::spawn("prometheus", &mut command),
+                api: format!("http://127.0.0.1:{port}"),
+                log: log.clone(),
+            };
+            loop {
+                let ready = client
+                    .get(format!("{}/-/ready", prometheus.api))
+                    .send()
+                    .await;
+                if ready.is_ok_and(|response| response.status().is_success()) {
+                    return prometheus;
+                }
+                if prometheus.process.exited().is_some() {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "Prometheus not ready:\n{}",
+                    prometheus.log_tail()
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            let log = prometheus.log_tail();
+            assert!(
+                log.contains("address already in use"),
+                "Prometheus failed to start:\n{log}"
+            );
+        }
+        panic!("no free port for Prometheus after 3 attempts");
+    }
+
+    pub fn log_tail(&self) -> String {
+        let log = fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(20)..].join("\n")
+    }
+
+    /// The `data` of a successful API answer.
+    pub async fn get(&self, client: &Client, path: &str, params: &[(&str, &str)]) -> Value {
+        let url = Url::parse_with_params(&format!("{}{path}", self.api), params).unwrap();
+        let response = client.get(url).send().await.unwrap();
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["status"], "success", "{path}: {body}");
+        body["data"].clone()
+    }
+
+    /// The series an instant query returns.
+    pub async fn query(&self, client: &Client, promql: &str) -> Vec<Value> {
+        let data = self
+            .get(client, "/api/v1/query", &[("query", promql)])
+            .await;
+        data["result"].as_array().cloned().unwrap_or_default()
+    }
+}

@@ -1,0 +1,200 @@
+//! The demo's service-level objectives end to end: `--print-alert-rules` prints rules that pass
+//! `promtool check rules`, and a real Prometheus loaded with them, scraping the demo during a
+//! simulated Rucio outage, pages for the `rucio` objective and for nothing else.
+//!
+//! Needs `prometheus` and `promtool` (Debian: `apt-get install prometheus`; CI installs them).
+
+#![cfg(unix)]
+
+#[path = "demo_support/process.rs"]
+mod process;
+#[path = "demo_support/prometheus.rs"]
+mod prometheus;
+
+use std::fs;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use handler_metrics_demo::API_PREFIX;
+use handler_metrics_demo::objectives::{LOCAL, RUCIO};
+use process::Demo;
+use prometheus::Prometheus;
+use reqwest::header::AUTHORIZATION;
+use reqwest::{Client, StatusCode};
+use serde_json::json;
+
+const TOKEN: &str = "slo-test-token";
+
+/// Upper bound for Prometheus to start, scrape the outage and page.
+const DEADLINE: Duration = Duration::from_secs(45);
+
+const PAGE: &str = r#"ALERTS{alertname="RucioJupyterlabAvailabilityBudgetBurn",objective="rucio",severity="page"}"#;
+
+fn printed_rules() -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_handler-metrics-demo"))
+        .arg("--print-alert-rules")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[test]
+fn the_printed_rules_pass_promtool_and_cover_both_objectives() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("slo.rules.yml");
+    fs::write(&rules, printed_rules()).unwrap();
+    let output = Command::new("promtool")
+        .args(["check", "rules"])
+        .arg(&rules)
+        .output()
+        .expect("promtool runs (Debian: apt-get install prometheus)");
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{report}");
+    // Per objective: 2 × 7 ratios, 4 traffic floors, 2 × 2 burn alerts, 1 for a missing bucket.
+    assert!(report.contains("SUCCESS: 46 rules found"), "{report}");
+
+    let text = fs::read_to_string(&rules).unwrap();
+    for objective in [RUCIO, LOCAL] {
+        let group = format!("- name: 'rucio_jupyterlab-objective-{}'", objective.name());
+        assert!(text.contains(&group), "{group}");
+    }
+    assert!(text.contains(
+        "handlers: 'DIDBrowserHandler::get, DIDDetailsHandler::get, DIDSearchHandler::get, \
+         ListRSEsHandler::get, ListScopesHandler::get'"
+    ));
+    // Skipped handlers serve no objective; the thresholds are the demo's bucket bounds.
+    assert!(!text.contains("OIDCAuthCheckHandler"));
+    assert!(text.contains(r#"le="0.25""#) && text.contains(r#"le="0.01""#));
+}
+
+/// Sends `count` GETs to `path` with the token, each answered with `status`.
+async fn hit(client: &Client, demo: &Demo, path: &str, count: usize, status: StatusCode) {
+    for _ in 0..count {
+        let response = client
+            .get(demo.url(&format!("{API_PREFIX}{path}")))
+            .header(AUTHORIZATION, format!("Bearer {TOKEN}"))
+            .send()
+            .await
+            .expect("the demo answers");
+        assert_eq!(response.status(), status, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn a_rucio_outage_pages_for_the_rucio_objective_and_for_nothing_else() {
+    let started = Instant::now();
+    let deadline = started + DEADLINE;
+    let client = Client::new();
+    let demo = Demo::spawn(&["--token", TOKEN, "--rucio-latency-ms", "0"]);
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("slo.rules.yml");
+    fs::write(&rules, printed_rules()).unwrap();
+    let token_file = dir.path().join("token");
+    fs::write(&token_file, TOKEN).unwrap();
+    let config = json!({
+        "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
+        "rule_files": [rules],
+        "scrape_configs": [{
+            "job_name": "rucio-jupyterlab",
+            "authorization": {"type": "Bearer", "credentials_file": token_file},
+            "static_configs": [{"targets": [demo.addr.to_string()]}],
+        }],
+    });
+    let config_file = dir.path().join("prometheus.yml");
+    fs::write(&config_file, config.to_string()).unwrap();
+    let prometheus = Prometheus::start(&client, dir.path(), &config_file, deadline).await;
+
+    // Rucio is down for every Rucio-calling request; the local routes answer. Traffic goes on
+    // between scrapes (a rate needs two), in bounded rounds, until the page shows.
+    let mut rounds = 0;
+    let page = loop {
+        hit(
+            &client,
+            &demo,
+            "/list-scopes?namespace=atlas&rucio_outage=true",
+            10,
+            StatusCode::BAD_GATEWAY,
+        )
+        .await;
+        hit(
+            &client,
+            &demo,
+            "/list-rses?namespace=cms&rucio_outage=true",
+            10,
+            StatusCode::BAD_GATEWAY,
+        )
+        .await;
+        hit(&client, &demo, "/instances", 10, StatusCode::OK).await;
+        rounds += 1;
+        let page = prometheus.query(&client, PAGE).await;
+        if !page.is_empty() {
+            break page;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no page after {rounds} rounds of outage traffic\nPrometheus log:\n{}",
+            prometheus.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    let state = page[0]["metric"]["alertstate"].as_str().unwrap();
+    assert!(["pending", "firing"].contains(&state), "{page:?}");
+
+    // The local objective's group evaluates on its own schedule: wait for its ratio, on
+    // traffic, and see nothing wrong.
+    let local_ratio = loop {
+        let ratio = prometheus
+            .query(
+                &client,
+                r#"rucio_jupyterlab:request_errors:ratio_rate5m{objective="local"}"#,
+            )
+            .await;
+        if !ratio.is_empty() {
+            break ratio;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the local objective's ratio is never recorded"
+        );
+        hit(&client, &demo, "/instances", 10, StatusCode::OK).await;
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert_eq!(local_ratio[0]["value"][1], "0", "{local_ratio:?}");
+    let local_alerts = prometheus
+        .query(&client, r#"ALERTS{objective="local"}"#)
+        .await;
+    assert!(local_alerts.is_empty(), "{local_alerts:?}");
+
+    // What the on-call person reads.
+    let alerts = prometheus.get(&client, "/api/v1/alerts", &[]).await;
+    let paged = alerts["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|alert| alert["labels"]["severity"] == "page")
+        .cloned()
+        .unwrap();
+    // Every Rucio-calling request fails: a burn near 1 / 0.5% = 200× (a scrape may fall
+    // between a request's start and its end).
+    let summary = paged["annotations"]["summary"].as_str().unwrap();
+    let burn: f64 = summary
+        .strip_prefix(
+            "Objective rucio (99.5% of requests without error over 30 days): errors burn its \
+             budget ",
+        )
+        .and_then(|rest| rest.strip_suffix("× as fast as it allows"))
+        .and_then(|burn| burn.parse().ok())
+        .unwrap_or_else(|| panic!("{paged}"));
+    assert!((150.0..=200.0).contains(&burn), "{paged}");
+    assert_eq!(
+        paged["annotations"]["handlers"],
+        "DIDBrowserHandler::get, DIDDetailsHandler::get, DIDSearchHandler::get, \
+         ListRSEsHandler::get, ListScopesHandler::get"
+    );
+    eprintln!(
+        "page after {:?}, {rounds} rounds: {paged}",
+        started.elapsed()
+    );
+    assert!(demo.process.stop("TERM").success());
+}

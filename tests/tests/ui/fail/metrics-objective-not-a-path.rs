@@ -1,0 +1,6 @@
+use metrics_runtime::prometheus_metrics;
+
+#[prometheus_metrics(objective = "catalogue")]
+fn list_scopes() {}
+
+fn main() {}
