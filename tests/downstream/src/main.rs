@@ -1,6 +1,8 @@
 use metrics_runtime::{self as runtime, Authenticate, authenticated, prometheus_metrics};
 
-struct Request { token: Option<String> }
+struct Request {
+    token: Option<String>,
+}
 
 impl Authenticate for Request {
     type Rejection = ApiError;
@@ -13,7 +15,9 @@ impl Authenticate for Request {
 }
 
 #[derive(Debug)]
-enum ApiError { Forbidden }
+enum ApiError {
+    Forbidden,
+}
 
 #[authenticated]
 #[prometheus_metrics]
@@ -29,13 +33,21 @@ fn metrics_route(accept: Option<&str>) -> (&'static str, String) {
 }
 
 fn main() {
-    runtime::Config::new().namespace("rucio_jupyterlab").install().unwrap();
-    list_scopes(&Request { token: Some("secret".into()) }).unwrap();
+    runtime::Config::new()
+        .namespace("rucio_jupyterlab")
+        .install()
+        .unwrap();
+    list_scopes(&Request {
+        token: Some("secret".into()),
+    })
+    .unwrap();
     assert!(list_scopes(&Request { token: None }).is_err());
     let (content_type, body) = metrics_route(None);
     assert_eq!(content_type, runtime::CONTENT_TYPE);
     assert!(body.contains(r#"rucio_jupyterlab_requests_total{handler="list_scopes""#));
     // The rejected call is counted apart, never as a request.
-    assert!(body.lines().any(|line| line.starts_with(
-        r#"rucio_jupyterlab_requests_rejected_total{handler="list_scopes""#) && line.ends_with(" 1")));
+    assert!(body.lines().any(|line| {
+        line.starts_with(r#"rucio_jupyterlab_requests_rejected_total{handler="list_scopes""#)
+            && line.ends_with(" 1")
+    }));
 }

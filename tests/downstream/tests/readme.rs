@@ -6,7 +6,9 @@ use std::process::Command;
 #[test]
 fn main_rs_is_the_readme_quick_start() {
     let readme = include_str!("../../../README.md");
-    let section = &readme[readme.find("## Quick start").expect("a quick start section")..];
+    let section = &readme[readme
+        .find("## Quick start")
+        .expect("a quick start section")..];
     let start = section.find("```rust\n").expect("a rust block") + "```rust\n".len();
     let block = &section[start..start + section[start..].find("```").unwrap()];
     assert_eq!(block, include_str!("../src/main.rs"));
