@@ -1,7 +1,8 @@
 //! What the user wrote: the fn an attribute is on, with our attributes taken off it.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Delimiter, TokenStream, TokenTree};
 use quote::{ToTokens, quote};
+use syn::parse::{ParseStream, Parser};
 use syn::{Attribute, Block, Expr, ExprAsync, ExprCall, Item, ItemFn, Signature, Stmt, Visibility};
 
 use crate::attr;
@@ -73,6 +74,23 @@ impl Handler {
             _ => None,
         }
     }
+}
+
+/// A fn whose signature parses but whose body does not: emitted as written, the compiler reports
+/// the body's mistake itself, once, as `tracing-attributes` does with its `MaybeItemFn`.
+pub fn has_unparsable_body(input: TokenStream) -> bool {
+    fn fn_with_opaque_body(input: ParseStream) -> syn::Result<()> {
+        input.call(Attribute::parse_outer)?;
+        input.parse::<Visibility>()?;
+        input.parse::<Signature>()?;
+        match input.parse::<TokenTree>()? {
+            TokenTree::Group(body) if body.delimiter() == Delimiter::Brace && input.is_empty() => {
+                Ok(())
+            }
+            other => Err(syn::Error::new_spanned(other, "not a fn body")),
+        }
+    }
+    fn_with_opaque_body.parse2(input).is_ok()
 }
 
 fn explain_not_a_fn(input: TokenStream, name: &str, not_a_fn: syn::Error) -> syn::Error {

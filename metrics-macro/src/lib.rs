@@ -6,6 +6,8 @@ mod attr;
 mod expand;
 mod marker;
 mod methods;
+mod shape;
+mod track_caller;
 mod valid;
 
 use proc_macro::TokenStream;

@@ -14,10 +14,10 @@
 //! `#[prometheus_metrics]` leaves `__private::measured_here!();` where it measures, so that an
 //! attribute expanding after it sees the body is measured already.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Ident, TokenStream};
 use quote::quote;
 use syn::visit_mut::VisitMut;
-use syn::{Attribute, Block, Expr, Path, Stmt};
+use syn::{Attribute, Block, Expr, Path, Stmt, parse_quote};
 
 #[derive(Clone, Copy, PartialEq)]
 pub enum Marker {
@@ -72,6 +72,39 @@ pub fn above_attribute(private: &TokenStream) -> TokenStream {
 
 pub fn is_above_attribute(attr: &Attribute) -> bool {
     is_private(attr.path(), ABOVE)
+}
+
+/// The check `#[authenticated]` writes: the marker (which expands to `registration` while
+/// nothing measures the fn), then the `if let` that returns `reject` when `check` fails,
+/// counting the rejection first with `count_rejection` when the fn is measured.
+pub fn write_check(
+    private: &TokenStream,
+    registration: TokenStream,
+    check: TokenStream,
+    rejection: &Ident,
+    count_rejection: Option<&TokenStream>,
+    reject: TokenStream,
+) -> TokenStream {
+    let marker = Marker::Authenticated.statement(private, registration);
+    quote! {
+        #marker
+        if let ::core::result::Result::Err(#rejection) = #check {
+            #count_rejection
+            return #reject;
+        }
+    }
+}
+
+/// A check written by an earlier expansion, now counting its rejections.
+pub fn count_rejections_in(check: &Stmt, count_rejection: &TokenStream) -> Stmt {
+    let mut check = check.clone();
+    if let Stmt::Expr(Expr::If(check), _) = &mut check {
+        check
+            .then_branch
+            .stmts
+            .insert(0, parse_quote!(#count_rejection));
+    }
+    check
 }
 
 /// A body split where `#[authenticated]` left its check.

@@ -8,6 +8,7 @@ use syn::{FnArg, Ident, Pat, ReturnType, Signature};
 use crate::ast::Handler;
 use crate::attr::{self, AUTHENTICATED, AuthArgs, METRICS, MetricsArgs};
 use crate::marker::Marker;
+use crate::shape;
 
 /// What to generate for one fn.
 pub struct Plan {
@@ -263,14 +264,13 @@ pub fn require_classifiable(
     let ReturnType::Type(_, output) = &sig.output else {
         return Ok(());
     };
-    let returns_future = async_trait || crate::expand::future_type(output).is_some();
-    let classified = if returns_future {
-        match crate::expand::future_output_of(output) {
+    let classified = match shape::returned_future(output) {
+        Some(future) => match future.output {
             Some(inner) => inner,
             None => return Ok(()),
-        }
-    } else {
-        &**output
+        },
+        None if async_trait => return Ok(()),
+        None => &**output,
     };
     let params: Vec<&Ident> = sig
         .generics
