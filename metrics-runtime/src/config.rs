@@ -4,7 +4,7 @@ use prometheus::Registry;
 
 use crate::catalog;
 use crate::error::ConfigError;
-use crate::registry::{self, DEFAULT_NAMESPACE, Settings};
+use crate::registry::{self, Settings};
 
 /// Start-up configuration: metric namespace, histogram buckets and registry.
 ///
@@ -35,12 +35,20 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
+        let Settings {
+            namespace,
+            buckets,
+            registry: _,
+            process_metrics,
+            exemplar_source,
+        } = Settings::default();
         Config {
-            namespace: DEFAULT_NAMESPACE.to_owned(),
-            buckets: prometheus::DEFAULT_BUCKETS.to_vec(),
+            namespace,
+            buckets,
+            // The default registry, unless one is given.
             registry: None,
-            process_metrics: true,
-            exemplar_source: None,
+            process_metrics,
+            exemplar_source,
         }
     }
 }

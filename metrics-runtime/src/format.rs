@@ -1,6 +1,10 @@
 //! The two exposition formats `/metrics` can answer in, and choosing one from a request's
 //! `Accept` header.
 
+/// The `Content-Type` of [`gather`](crate::gather)'s output: Prometheus text exposition
+/// format 0.0.4.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
 /// An exposition format: the Prometheus text format, or OpenMetrics, which carries exemplars.
 ///
 /// ```
@@ -52,7 +56,7 @@ impl Format {
     /// The `Content-Type` of a response in this format.
     pub fn content_type(self) -> &'static str {
         match self {
-            Format::Text => crate::CONTENT_TYPE,
+            Format::Text => CONTENT_TYPE,
             Format::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
         }
     }
@@ -89,7 +93,7 @@ fn media_range(range: &str) -> Option<(Format, f32)> {
 
 #[cfg(test)]
 mod tests {
-    use super::Format;
+    use super::{CONTENT_TYPE, Format};
 
     #[test]
     fn prometheus_gets_openmetrics() {
@@ -136,7 +140,7 @@ mod tests {
 
     #[test]
     fn content_types() {
-        assert_eq!(Format::Text.content_type(), crate::CONTENT_TYPE);
+        assert_eq!(Format::Text.content_type(), CONTENT_TYPE);
         assert_eq!(
             Format::OpenMetrics.content_type(),
             "application/openmetrics-text; version=1.0.0; charset=utf-8"

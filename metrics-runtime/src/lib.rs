@@ -1,8 +1,9 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
-// Imports go one way, from the hot path up: `clock`, `slots` and `model`, then `exemplar`, `series`,
-// `openmetrics`, `exposition`, `error` and `format`, `registry`, `site`, `catalog`, `config`;
+// Imports go one way, from the hot path up: `clock`, `slots` and `model`, then `exemplar`,
+// `series`, `families`, the renderers `text` and `openmetrics`, `error` and `format`,
+// `registry`, `site`, `catalog`, `config`;
 // `auth`, `outcome` and `objective` stand alone; `rules` reads `catalog` and `registry`.
 // One edge goes back: `registry` asks `catalog` for the objectives' latency thresholds.
 mod auth;
@@ -11,7 +12,7 @@ mod clock;
 mod config;
 mod error;
 mod exemplar;
-mod exposition;
+mod families;
 mod format;
 mod model;
 mod objective;
@@ -22,12 +23,13 @@ mod rules;
 mod series;
 mod site;
 mod slots;
+mod text;
 
 pub use auth::Authenticate;
 pub use catalog::{HandlerInfo, Measured, handlers, handlers_without_metrics};
 pub use config::Config;
 pub use error::ConfigError;
-pub use format::Format;
+pub use format::{CONTENT_TYPE, Format};
 /// Checks a value with [`Authenticate`] before the handler body runs.
 ///
 /// Above [`prometheus_metrics`], rejected calls are not counted, timed or ever in flight:
@@ -148,9 +150,6 @@ fn create_known_series() {
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
-
-/// The `Content-Type` of [`gather`]'s output: Prometheus text exposition format 0.0.4.
-pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// Renders every metric of the runtime's registry (handler metrics, process metrics and
 /// whatever else the server registered there) in the text exposition format.

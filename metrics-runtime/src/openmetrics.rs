@@ -1,7 +1,6 @@
-//! OpenMetrics 1.0 text for the prometheus crate's `MetricFamily` values: the families a
-//! registry gathers other than ours (process metrics, the server's own), and ours when the
-//! registry renames them. The handler families with their exemplars are written by
-//! `exposition::write_openmetrics`, with the helpers here.
+//! OpenMetrics 1.0 text: the handler families with their exemplars, written straight from the
+//! snapshots, and the prometheus crate's `MetricFamily` values, the families a registry gathers
+//! other than ours (process metrics, the server's own), and ours when the registry renames them.
 //!
 //! What differs from the text format: a counter family is named without `_total` in `# HELP`
 //! and `# TYPE` (its samples keep it), `untyped` is `unknown`, `"` is escaped in help texts,
@@ -11,10 +10,13 @@ use std::collections::{BTreeSet, HashSet};
 use std::fmt::Write;
 use std::sync::{Mutex, PoisonError};
 
+use prometheus::core::Desc;
 use prometheus::proto::{Metric, MetricFamily, MetricType};
 
 use crate::exemplar::{Exemplar, TRACE_ID_LABEL};
+use crate::families::Families;
 use crate::model;
+use crate::series::{Series, Snapshot};
 
 /// Appends `families` in OpenMetrics text. `write!` into a `String` cannot fail.
 ///
@@ -178,7 +180,7 @@ fn write_labels(out: &mut String, labels: &[(&str, &str)], extra: Option<(&str, 
     out.push('}');
 }
 
-/// Escapes a label value (in both formats) or an OpenMetrics help text: `\`, `"` and line
+/// Escapes a label value or a help text: `\`, `"` and line
 /// feeds.
 pub(crate) fn escape(out: &mut String, value: &str) {
     for c in value.chars() {
@@ -217,6 +219,64 @@ pub(crate) fn push_exemplar(out: &mut String, exemplar: &Exemplar) {
     push_number(out, exemplar.value);
     out.push(' ');
     push_number(out, exemplar.timestamp);
+}
+
+/// Appends the five families in OpenMetrics, with the latest exemplars on the latency buckets
+/// and the error counters.
+pub(crate) fn write_handler_families(
+    out: &mut String,
+    families: &Families,
+    le: &[String],
+    series: &[(&Series, Snapshot)],
+) {
+    write_om_integers(out, &families.errors, series, |s| {
+        (s.errors, s.error_exemplar())
+    });
+
+    let (name, help) = (&families.latency.fq_name, &families.latency.help);
+    write_header(out, name, help, "histogram");
+    for (site, snapshot) in series {
+        let labels = &site.label_pairs;
+        let finished = snapshot.finished;
+        let bounds = le.iter().map(String::as_str).chain(["+Inf"]);
+        let counts = snapshot.cumulative.iter().copied().chain([finished]);
+        for (bucket, (bound, count)) in bounds.zip(counts).enumerate() {
+            let _ = write!(out, "{name}_bucket{{{labels},le=\"{bound}\"}} {count}");
+            if let Some(exemplar) = snapshot.bucket_exemplar(bucket) {
+                push_exemplar(out, exemplar);
+            }
+            out.push('\n');
+        }
+        let _ = write!(out, "{name}_sum{{{labels}}} ");
+        push_number(out, snapshot.sum_seconds);
+        let _ = writeln!(out, "\n{name}_count{{{labels}}} {finished}");
+    }
+
+    write_om_integers(out, &families.in_flight, series, |s| (s.in_flight(), None));
+    write_om_integers(out, &families.rejected, series, |s| (s.rejected, None));
+    write_om_integers(out, &families.requests, series, |s| (s.started, None));
+}
+
+/// A counter (named `…_total`) or gauge family with one integer value per series.
+fn write_om_integers(
+    out: &mut String,
+    desc: &Desc,
+    series: &[(&Series, Snapshot)],
+    value: fn(&Snapshot) -> (u64, Option<&Exemplar>),
+) {
+    let name = &desc.fq_name;
+    match name.strip_suffix("_total") {
+        Some(family) => write_header(out, family, &desc.help, "counter"),
+        None => write_header(out, name, &desc.help, "gauge"),
+    }
+    for (site, snapshot) in series {
+        let (value, exemplar) = value(snapshot);
+        let _ = write!(out, "{name}{{{}}} {value}", site.label_pairs);
+        if let Some(exemplar) = exemplar {
+            push_exemplar(out, exemplar);
+        }
+        out.push('\n');
+    }
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ pub use crate::auth::Authenticate;
 pub use crate::catalog::Registration;
 pub use crate::objective::Objective;
 use crate::outcome::CountsAsError;
-pub use crate::site::{CallSite, Guard, Instrumented};
+pub use crate::site::{CallSite, Guard, Instrumented, no_self_type};
 pub use inventory;
 /// The sign `#[authenticated]` leaves on a fn when it did not recognise a
 /// `#[prometheus_metrics]` below it: an attribute, which other attribute macros pass on, so that
@@ -54,11 +54,6 @@ pub const fn check_objective(objective: &Objective) {
 /// Which clock times calls: `tsc` or `monotonic`.
 pub fn clock_source() -> &'static str {
     crate::clock::clock().source().name()
-}
-
-/// For free fns, which have no `Self` to name.
-pub fn no_self_type() -> &'static str {
-    ""
 }
 
 /// `(&&&Classify(&output)).failed(ok, err)` applies the rule of [`CountsAsError`] to the

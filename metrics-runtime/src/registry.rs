@@ -11,15 +11,17 @@ use prometheus::proto::MetricFamily;
 
 use crate::error::ConfigError;
 use crate::exemplar::ExemplarSource;
-use crate::exposition::{self, Families};
+use crate::families::{self, Families};
 use crate::format::Format;
 use crate::openmetrics;
 use crate::series::{Series, Snapshot};
+use crate::text;
 
 /// The default namespace: metric names start with `handler_`.
 pub const DEFAULT_NAMESPACE: &str = "handler";
 
-/// A configuration that passed validation (see `Config`).
+/// A configuration that passed validation (see `Config`). Its `Default` is the one home of the
+/// defaults: the runtime a first call creates without `install()`, and `Config::new()`.
 pub(crate) struct Settings {
     pub(crate) namespace: String,
     pub(crate) buckets: Vec<f64>,
@@ -79,14 +81,7 @@ pub(crate) fn runtime() -> &'static Runtime {
                 eprintln!("metrics_runtime: handler metrics are not exported: {clash}");
             })
             .is_ok();
-        Runtime {
-            namespace: settings.namespace,
-            registry: settings.registry,
-            handlers,
-            installed_by_config: false,
-            registered,
-            write_directly: OnceCell::new(),
-        }
+        Runtime::new(settings, handlers, false, registered)
     })
 }
 
@@ -114,14 +109,7 @@ pub(crate) fn install(settings: Settings) -> Result<(), ConfigError> {
             handlers.unregister(&settings.registry);
         })?;
     }
-    let runtime = Runtime {
-        namespace: settings.namespace,
-        registry: settings.registry,
-        handlers,
-        installed_by_config: true,
-        registered: true,
-        write_directly: OnceCell::new(),
-    };
+    let runtime = Runtime::new(settings, handlers, true, true);
     RUNTIME.set(runtime).map_err(|lost_race| {
         lost_race.handlers.unregister(&lost_race.registry);
         RUNTIME
@@ -150,6 +138,22 @@ fn register_process_metrics(_: &Registry) -> Result<(), ConfigError> {
 }
 
 impl Runtime {
+    fn new(
+        settings: Settings,
+        handlers: Arc<HandlerFamilies>,
+        installed_by_config: bool,
+        registered: bool,
+    ) -> Runtime {
+        Runtime {
+            namespace: settings.namespace,
+            registry: settings.registry,
+            handlers,
+            installed_by_config,
+            registered,
+            write_directly: OnceCell::new(),
+        }
+    }
+
     /// The exposition of the whole registry in `format`.
     pub(crate) fn gather(&self, format: Format) -> String {
         let write_directly = *self
@@ -194,8 +198,8 @@ impl Runtime {
         if write_directly {
             let handlers = &self.handlers;
             let write = match format {
-                Format::Text => exposition::write_text,
-                Format::OpenMetrics => exposition::write_openmetrics,
+                Format::Text => text::write_handler_families,
+                Format::OpenMetrics => openmetrics::write_handler_families,
             };
             write(
                 &mut exposition,
@@ -292,7 +296,7 @@ impl HandlerFamilies {
         if let Some(existing) = series.get(&key) {
             return existing;
         }
-        let label_pairs = exposition::label_pairs(&key.0, module);
+        let label_pairs = text::label_pairs(&key.0, module);
         let created: &'static Series = Box::leak(Box::new(Series::new(
             key.0.clone(),
             module,
@@ -445,7 +449,7 @@ impl Collector for HandlerCollector {
             return Vec::new();
         }
         let handlers = &self.0;
-        exposition::metric_families(
+        families::metric_families(
             &handlers.families,
             &handlers.bounds_seconds,
             handlers.snapshots(),

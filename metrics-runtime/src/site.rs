@@ -104,7 +104,7 @@ impl CallSite {
 
     pub(crate) fn create_series_if_label_known(&'static self) {
         if !self.qualify_with_self_type {
-            self.resolve(crate::__private::no_self_type);
+            self.resolve(no_self_type);
         }
     }
 
@@ -198,6 +198,12 @@ fn top_level_split(text: &str, separator: char) -> &str {
 
 /// Records the end of one call: through `finish` when the body returns, or when dropped
 /// unfinished (a panic unwinding through a sync body, a cancelled future).
+/// For free fns, which have no `Self` to name.
+#[doc(hidden)]
+pub fn no_self_type() -> &'static str {
+    ""
+}
+
 #[doc(hidden)]
 #[must_use]
 pub struct Guard {
