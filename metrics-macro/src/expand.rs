@@ -254,17 +254,22 @@ impl Instrument<'_> {
         } else {
             quote!(&#output_value)
         };
-        let (ok, err) = (local("__metrics_ok"), local("__metrics_err"));
+        let (failed, ok, err) = (
+            local("__metrics_failed"),
+            local("__metrics_ok"),
+            local("__metrics_err"),
+        );
         quote! {{
             #[allow(unused_imports)]
             use #private::{
                 AnyOutcome as _, DefaultVerdict as _, OwnVerdict as _, ResultOutcome as _,
                 WholeOutcome as _,
             };
-            (&&&#private::Classify(#value)).failed(
-                |#ok| (&&#private::Judge(#ok)).counts_as_error_or(false),
-                |#err| (&&#private::Judge(#err)).counts_as_error_or(true),
-            )
+            match (&&&#private::Classify(#value)).split() {
+                #private::Split::Decided(#failed) => #failed,
+                #private::Split::Ok(#ok) => (&&#private::Judge(#ok)).counts_as_error_or(false),
+                #private::Split::Err(#err) => (&&#private::Judge(#err)).counts_as_error_or(true),
+            }
         }}
     }
 

@@ -56,79 +56,66 @@ pub fn clock_source() -> &'static str {
     crate::clock::clock().source().name()
 }
 
-/// `(&&&Classify(&output)).failed(ok, err)` applies the rule of [`CountsAsError`] to the
-/// output's type where the attribute expands (so aliases work): method resolution tries, in
-/// order, `WholeOutcome` (the type implements `CountsAsError`), `ResultOutcome` (a `Result`,
-/// whose `Ok` and `Err` values the `ok` and `err` closures judge with `Judge`) and
-/// `AnyOutcome` (anything else: not an error). The closures are typed by the impl chosen, so
-/// the `Judge` inside them sees the concrete `T` and `E`.
+/// `(&&&Classify(&output)).split()` applies the rule of [`CountsAsError`] to the output's type
+/// where the attribute expands (so aliases work): method resolution tries, in order,
+/// `WholeOutcome` (the type implements `CountsAsError`: decided), `ResultOutcome` (a `Result`:
+/// its `Ok` or `Err` value, for the expansion to judge with `Judge`, which sees the concrete
+/// `T` and `E` there) and `AnyOutcome` (anything else: not an error). No closures: a handler
+/// costs the compiler one `match`, not two closure types.
 pub struct Classify<'a, T: ?Sized>(pub &'a T);
 
-pub trait WholeOutcome {
-    type Ok: ?Sized;
-    type Err: ?Sized;
-    fn failed(
-        &self,
-        ok: impl FnOnce(&Self::Ok) -> bool,
-        err: impl FnOnce(&Self::Err) -> bool,
-    ) -> bool;
+/// What classifying an output left to decide.
+pub enum Split<'a, O: ?Sized, E: ?Sized> {
+    Decided(bool),
+    Ok(&'a O),
+    Err(&'a E),
 }
 
-impl<T: CountsAsError + ?Sized> WholeOutcome for &&Classify<'_, T> {
+pub trait WholeOutcome<'a> {
+    type Ok: ?Sized + 'a;
+    type Err: ?Sized + 'a;
+    fn split(&self) -> Split<'a, Self::Ok, Self::Err>;
+}
+
+impl<'a, T: CountsAsError + ?Sized> WholeOutcome<'a> for &&Classify<'a, T> {
     type Ok = Infallible;
     type Err = Infallible;
     #[inline(always)]
-    fn failed(
-        &self,
-        _: impl FnOnce(&Infallible) -> bool,
-        _: impl FnOnce(&Infallible) -> bool,
-    ) -> bool {
-        self.0.counts_as_error()
+    fn split(&self) -> Split<'a, Infallible, Infallible> {
+        Split::Decided(self.0.counts_as_error())
     }
 }
 
-pub trait ResultOutcome {
-    type Ok: ?Sized;
-    type Err: ?Sized;
-    fn failed(
-        &self,
-        ok: impl FnOnce(&Self::Ok) -> bool,
-        err: impl FnOnce(&Self::Err) -> bool,
-    ) -> bool;
+pub trait ResultOutcome<'a> {
+    type Ok: ?Sized + 'a;
+    type Err: ?Sized + 'a;
+    fn split(&self) -> Split<'a, Self::Ok, Self::Err>;
 }
 
-impl<T, E> ResultOutcome for &Classify<'_, Result<T, E>> {
+impl<'a, T, E> ResultOutcome<'a> for &Classify<'a, Result<T, E>> {
     type Ok = T;
     type Err = E;
     #[inline(always)]
-    fn failed(&self, ok: impl FnOnce(&T) -> bool, err: impl FnOnce(&E) -> bool) -> bool {
+    fn split(&self) -> Split<'a, T, E> {
         match self.0 {
-            Ok(value) => ok(value),
-            Err(error) => err(error),
+            Ok(value) => Split::Ok(value),
+            Err(error) => Split::Err(error),
         }
     }
 }
 
-pub trait AnyOutcome {
-    type Ok: ?Sized;
-    type Err: ?Sized;
-    fn failed(
-        &self,
-        ok: impl FnOnce(&Self::Ok) -> bool,
-        err: impl FnOnce(&Self::Err) -> bool,
-    ) -> bool;
+pub trait AnyOutcome<'a> {
+    type Ok: ?Sized + 'a;
+    type Err: ?Sized + 'a;
+    fn split(&self) -> Split<'a, Self::Ok, Self::Err>;
 }
 
-impl<T: ?Sized> AnyOutcome for Classify<'_, T> {
+impl<'a, T: ?Sized> AnyOutcome<'a> for Classify<'a, T> {
     type Ok = Infallible;
     type Err = Infallible;
     #[inline(always)]
-    fn failed(
-        &self,
-        _: impl FnOnce(&Infallible) -> bool,
-        _: impl FnOnce(&Infallible) -> bool,
-    ) -> bool {
-        false
+    fn split(&self) -> Split<'a, Infallible, Infallible> {
+        Split::Decided(false)
     }
 }
 
