@@ -175,8 +175,10 @@ async fn a_rucio_outage_pages_for_the_rucio_objective_and_for_nothing_else() {
         .find(|alert| alert["labels"]["severity"] == "page")
         .cloned()
         .unwrap();
-    // Every Rucio-calling request fails: a burn near 1 / 0.5% = 200× (a scrape may fall
-    // between a request's start and its end).
+    // Every Rucio-calling request fails: a burn near 1 / 0.5% = 200×. Not exactly: a scrape
+    // may fall between a request's start and its end, and `rate()` extrapolates the errors and
+    // the requests to the window's edges each on its own, so the ratio of two rates of a few
+    // seconds of data can land a little above 1 as well as below (seen: 202.9×).
     let summary = paged["annotations"]["summary"].as_str().unwrap();
     let burn: f64 = summary
         .strip_prefix(
@@ -186,7 +188,7 @@ async fn a_rucio_outage_pages_for_the_rucio_objective_and_for_nothing_else() {
         .and_then(|rest| rest.strip_suffix("× as fast as it allows"))
         .and_then(|burn| burn.parse().ok())
         .unwrap_or_else(|| panic!("{paged}"));
-    assert!((150.0..=200.0).contains(&burn), "{paged}");
+    assert!((150.0..=250.0).contains(&burn), "{paged}");
     assert_eq!(
         paged["annotations"]["handlers"],
         "DIDBrowserHandler::get, DIDDetailsHandler::get, DIDSearchHandler::get, \
