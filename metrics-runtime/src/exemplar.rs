@@ -1,8 +1,8 @@
 //! Exemplars: the trace id of a recent observation, kept per histogram bucket (and for errors)
 //! so that a slow bucket leads to a trace of a request that landed in it.
 //!
-//! Taking one calls the server's source and allocates, so a call takes one only when its slot's
-//! interval has passed: at most one per slot per series per second, decided with the clock
+//! Taking one calls the server's source and allocates, so a call takes one only when its cell's
+//! interval has passed: at most one per cell (a bucket, or the error counter) per series per second, decided with the clock
 //! reading the call already made. Every other call pays one relaxed load and a comparison.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -30,33 +30,33 @@ pub(crate) struct Exemplar {
 pub(crate) struct Exemplars {
     source: ExemplarSource,
     interval_ticks: u64,
-    /// Per slot, the clock reading before which no new exemplar is taken.
+    /// Per cell, the clock reading before which no new exemplar is taken.
     next_tick: Box<[AtomicU64]>,
     latest: Mutex<Box<[Option<Exemplar>]>>,
 }
 
 impl Exemplars {
-    pub(crate) fn new(source: ExemplarSource, slots: usize, interval_ticks: u64) -> Self {
+    pub(crate) fn new(source: ExemplarSource, cells: usize, interval_ticks: u64) -> Self {
         Exemplars {
             source,
             interval_ticks,
-            next_tick: (0..slots).map(|_| AtomicU64::new(0)).collect(),
-            latest: Mutex::new(vec![None; slots].into_boxed_slice()),
+            next_tick: (0..cells).map(|_| AtomicU64::new(0)).collect(),
+            latest: Mutex::new(vec![None; cells].into_boxed_slice()),
         }
     }
 
-    /// Takes an exemplar for `slot` if its interval has passed since the last one.
+    /// Takes an exemplar for `cell` if its interval has passed since the last one.
     #[inline(always)]
-    pub(crate) fn offer(&self, slot: usize, now_ticks: u64, value: impl FnOnce() -> f64) {
-        if now_ticks >= self.next_tick[slot].load(Ordering::Relaxed) {
-            self.take(slot, now_ticks, value());
+    pub(crate) fn offer(&self, cell: usize, now_ticks: u64, value: impl FnOnce() -> f64) {
+        if now_ticks >= self.next_tick[cell].load(Ordering::Relaxed) {
+            self.take(cell, now_ticks, value());
         }
     }
 
     #[cold]
     #[inline(never)]
-    fn take(&self, slot: usize, now_ticks: u64, value: f64) {
-        let next = &self.next_tick[slot];
+    fn take(&self, cell: usize, now_ticks: u64, value: f64) {
+        let next = &self.next_tick[cell];
         let due = next.load(Ordering::Relaxed);
         // One call of those racing for this interval takes it.
         if now_ticks < due
@@ -93,7 +93,7 @@ impl Exemplars {
         };
         // A scrape copying them out holds the lock briefly; a handler never waits for it.
         if let Ok(mut latest) = self.latest.try_lock() {
-            latest[slot] = Some(exemplar);
+            latest[cell] = Some(exemplar);
         }
     }
 
@@ -122,7 +122,7 @@ mod tests {
     }
 
     #[test]
-    fn one_exemplar_per_slot_and_interval_and_the_source_is_asked_only_then() {
+    fn one_exemplar_per_cell_and_interval_and_the_source_is_asked_only_then() {
         let exemplars = Exemplars::new(source, 2, 1_000);
         TRACE.set(Some("4bf92f3577b34da6a3ce929d0e0e4736"));
         for tick in [10, 20, 500, 999] {
@@ -130,7 +130,7 @@ mod tests {
         }
         assert_eq!(CALLS.get(), 1, "the source is asked once per interval");
         let latest = exemplars.latest();
-        let first = latest[0].as_ref().expect("an exemplar in slot 0");
+        let first = latest[0].as_ref().expect("an exemplar in cell 0");
         assert_eq!(
             (first.trace_id.as_str(), first.value),
             ("4bf92f3577b34da6a3ce929d0e0e4736", 10.0)

@@ -1,7 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
-// Imports go one way, from the hot path up: `clock`, `slots` and `model`, then `exemplar`,
+// Imports go one way, from the hot path up: `clock`, `writers` and `model`, then `exemplar`,
 // `series`, `families`, the renderers `text` and `openmetrics`, `error` and `format`,
 // `registry`, `site`, `catalog`, `config`;
 // `auth`, `outcome` and `objective` stand alone; `rules` reads `catalog` and `registry`.
@@ -22,8 +22,8 @@ mod registry;
 mod rules;
 mod series;
 mod site;
-mod slots;
 mod text;
+mod writers;
 
 pub use auth::Authenticate;
 pub use catalog::{HandlerInfo, Measured, handlers, handlers_without_metrics};

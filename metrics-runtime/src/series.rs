@@ -1,10 +1,10 @@
 //! The accumulated metrics of one `(handler, module)` series: the data of the hot path.
 //!
 //! Each series owns cache-line aligned shards of atomic counters; a thread writes to the shard
-//! its slot names (see `slots`), so threads calling one handler do not fight over a cache line.
+//! its writer names (see `writers`), so threads calling one handler do not fight over a cache line.
 //! A scrape folds the shards into exact totals.
 //!
-//! Shards live in chunks of the sizes `slots::chunk_sizes` gives: the first is allocated with the
+//! Shards live in chunks of the sizes `writers::chunk_sizes` gives: the first is allocated with the
 //! series, each later one (as large as all before it) behind a `OnceCell` by the first thread
 //! whose shard lies in it, so the hot path is a lock-free read of an initialised cell and
 //! allocates nothing once a thread's chunk exists. A scrape sums the chunks allocated so far: one
@@ -12,7 +12,7 @@
 //!
 //! Memory: `lines_per_shard` 128-byte lines per shard (1 with the 11 default buckets, a line
 //! more per 16 further counters). At most twice the shards of the highest lease index in use at
-//! once, at least the first chunk, at most `STRIPES + MAX_LEASES` (see `slots`).
+//! once, at least the first chunk, at most `STRIPES + MAX_LEASES` (see `writers`).
 //!
 //! Sizes: counts are `u64` (10^6 calls/s for 10 years is 3.2·10^14, far below 1.8·10^19); the
 //! latency sum is 128 bits of clock ticks (10^6 calls/s of 10 s each for 10 years at 5 GHz is
@@ -25,20 +25,41 @@ use once_cell::sync::OnceCell;
 
 use crate::clock::{self, Clock};
 use crate::exemplar::{Exemplar, ExemplarSource, Exemplars};
-use crate::slots::{self, Slot};
+use crate::writers::{self, Writer};
 
-/// Counters of one shard, in this order, followed by one counter per bucket (the last is `+Inf`).
-const STARTED: usize = 0;
-const ERRORS: usize = 1;
-const SUM_TICKS_LOW: usize = 2;
-const SUM_TICKS_HIGH: usize = 3;
-const FIRST_BUCKET: usize = 4;
+/// A counter of a shard. A shard is a flat run of counters, in this order, then one per bucket
+/// (the last is `+Inf`): the number of buckets is the configuration's, and the run is split into
+/// cache lines.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Counter {
+    Started,
+    Errors,
+    SumTicksLow,
+    SumTicksHigh,
+    Bucket(usize),
+}
 
-const SLOTS_PER_LINE: usize = 16;
+impl Counter {
+    /// The counters before the first bucket.
+    const FIXED: usize = 4;
+
+    #[inline(always)]
+    fn index(self) -> usize {
+        match self {
+            Counter::Started => 0,
+            Counter::Errors => 1,
+            Counter::SumTicksLow => 2,
+            Counter::SumTicksHigh => 3,
+            Counter::Bucket(bucket) => Counter::FIXED + bucket,
+        }
+    }
+}
+
+const COUNTERS_PER_LINE: usize = 16;
 
 /// 128 bytes: two 64-byte lines, because adjacent-line prefetching pairs them on x86_64.
 #[repr(align(128))]
-struct Line([AtomicU64; SLOTS_PER_LINE]);
+struct Line([AtomicU64; COUNTERS_PER_LINE]);
 
 /// `count` lines of zeroed counters.
 fn zeroed(count: usize) -> Box<[Line]> {
@@ -53,25 +74,26 @@ struct Shard<'a>(&'a [Line]);
 
 impl<'a> Shard<'a> {
     #[inline]
-    fn counter(self, slot: usize) -> &'a AtomicU64 {
-        &self.0[slot / SLOTS_PER_LINE].0[slot % SLOTS_PER_LINE]
+    fn counter(self, counter: Counter) -> &'a AtomicU64 {
+        let index = counter.index();
+        &self.0[index / COUNTERS_PER_LINE].0[index % COUNTERS_PER_LINE]
     }
 }
 
-/// Adds 1 to counter `index` of `shard`, with `order` (see `Slot::add`).
+/// Adds 1 to `counter` of `shard`, with `order` (see `Writer::add`).
 #[inline(always)]
-fn increment(writer: Slot, shard: Shard<'_>, index: usize, order: Ordering) {
+fn increment(writer: Writer, shard: Shard<'_>, counter: Counter, order: Ordering) {
     #[cfg(test)]
-    tests::log(tests::Access::Write, index, order);
-    writer.add(shard.counter(index), 1, order);
+    tests::log(tests::Access::Write, counter, order);
+    writer.add(shard.counter(counter), 1, order);
 }
 
-/// Reads counter `index` of `shard` for a scrape.
+/// Reads `counter` of `shard` for a scrape.
 #[inline(always)]
-fn load(shard: Shard<'_>, index: usize, order: Ordering) -> u64 {
+fn load(shard: Shard<'_>, counter: Counter, order: Ordering) -> u64 {
     #[cfg(test)]
-    tests::log(tests::Access::Read, index, order);
-    shard.counter(index).load(order)
+    tests::log(tests::Access::Read, counter, order);
+    shard.counter(counter).load(order)
 }
 
 pub(crate) struct Series {
@@ -85,7 +107,7 @@ pub(crate) struct Series {
     /// The shards' lines, chunk by chunk; the first chunk is always there.
     chunks: Box<[OnceCell<Box<[Line]>>]>,
     lines_per_shard: usize,
-    /// Recent observations' trace ids, when the server gave a source: one slot per bucket,
+    /// Recent observations' trace ids, when the server gave a source: one exemplar cell per bucket,
     /// then one for errors.
     exemplars: Option<Exemplars>,
     /// Calls `#[authenticated]` rejected: not on the path of measured calls, so one shared
@@ -142,9 +164,9 @@ impl Series {
     ) -> Self {
         let clock = clock::clock();
         let bounds_ticks: Box<[u64]> = bounds_seconds.iter().map(|&b| clock.ticks(b)).collect();
-        let slots = FIRST_BUCKET + bounds_ticks.len() + 1;
-        let lines_per_shard = slots.div_ceil(SLOTS_PER_LINE);
-        let sizes = slots::chunk_sizes();
+        let counters = Counter::FIXED + bounds_ticks.len() + 1;
+        let lines_per_shard = counters.div_ceil(COUNTERS_PER_LINE);
+        let sizes = writers::chunk_sizes();
         let chunks = std::iter::once(OnceCell::with_value(zeroed(sizes[0] * lines_per_shard)))
             .chain(sizes[1..].iter().map(|_| OnceCell::new()))
             .collect();
@@ -167,7 +189,7 @@ impl Series {
     /// The shard `writer` names. `Acquire` (in `get`) makes the chunk's zeroed counters visible
     /// to a thread that did not allocate it.
     #[inline]
-    fn shard(&self, writer: Slot) -> Shard<'_> {
+    fn shard(&self, writer: Writer) -> Shard<'_> {
         let chunk = usize::from(writer.chunk);
         let lines = match self.chunks[chunk].get() {
             Some(lines) => lines,
@@ -182,7 +204,7 @@ impl Series {
     #[inline(never)]
     fn allocate(&self, chunk: usize) -> &[Line] {
         self.chunks[chunk]
-            .get_or_init(|| zeroed(slots::chunk_sizes()[chunk] * self.lines_per_shard))
+            .get_or_init(|| zeroed(writers::chunk_sizes()[chunk] * self.lines_per_shard))
     }
 
     /// Every shard allocated so far.
@@ -195,15 +217,20 @@ impl Series {
     }
 
     #[inline]
-    pub(crate) fn record_start(&self, writer: Slot) {
-        increment(writer, self.shard(writer), STARTED, Ordering::Relaxed);
+    pub(crate) fn record_start(&self, writer: Writer) {
+        increment(
+            writer,
+            self.shard(writer),
+            Counter::Started,
+            Ordering::Relaxed,
+        );
     }
 
     /// `now_ticks` is the clock reading that ended the call.
     #[inline]
     pub(crate) fn record_end(
         &self,
-        writer: Slot,
+        writer: Writer,
         now_ticks: u64,
         elapsed_ticks: u64,
         failed: bool,
@@ -212,11 +239,11 @@ impl Series {
         // Release, as the bucket below: a scrape that reads this error with `Acquire` sees the
         // start of its call too (see `snapshot`), so it never shows more errors than requests.
         if failed {
-            increment(writer, shard, ERRORS, Ordering::Release);
+            increment(writer, shard, Counter::Errors, Ordering::Release);
         }
         writer.add_wide(
-            shard.counter(SUM_TICKS_HIGH),
-            shard.counter(SUM_TICKS_LOW),
+            shard.counter(Counter::SumTicksHigh),
+            shard.counter(Counter::SumTicksLow),
             elapsed_ticks,
         );
         let bucket = self
@@ -226,7 +253,7 @@ impl Series {
             .unwrap_or(self.bounds_ticks.len());
         // Release: a scrape that sees this observation also sees the start it ends, even when
         // an async call started on another thread (the executor's hand-over orders the two).
-        increment(writer, shard, FIRST_BUCKET + bucket, Ordering::Release);
+        increment(writer, shard, Counter::Bucket(bucket), Ordering::Release);
         if let Some(exemplars) = &self.exemplars {
             exemplars.offer(bucket, now_ticks, || {
                 self.clock.seconds(elapsed_ticks.into())
@@ -242,10 +269,10 @@ impl Series {
     }
 
     /// One shard's latency sum. Read high, low, high: when the high word did not move, the
-    /// value is at most behind by a carry still being written (`Slot::add_wide`).
+    /// value is at most behind by a carry still being written (`Writer::add_wide`).
     fn sum_ticks(shard: Shard<'_>) -> u128 {
-        let high = shard.counter(SUM_TICKS_HIGH);
-        let low = shard.counter(SUM_TICKS_LOW);
+        let high = shard.counter(Counter::SumTicksHigh);
+        let low = shard.counter(Counter::SumTicksLow);
         loop {
             let before = high.load(Ordering::Acquire);
             let low_word = low.load(Ordering::Acquire);
@@ -266,22 +293,22 @@ impl Series {
         let mut per_bucket = vec![0u64; buckets];
         let mut sum_ticks = 0u128;
         let mut errors = 0u64;
-        // Observations and errors first, then starts. A call increments `STARTED` before its
+        // Observations and errors first, then starts. A call increments `Started` before its
         // error and its bucket, and those two with `Release`; read here with `Acquire`, each
         // error or observation counted makes its call's start visible to the reads of
-        // `STARTED` that follow (on any CPU, weakly ordered ones included). So by construction
+        // `Started` that follow (on any CPU, weakly ordered ones included). So by construction
         // `started >= finished` (in flight is never negative) and `started >= errors` (a
         // scrape never shows more errors than requests).
         for shard in self.shards() {
             for (bucket, count) in per_bucket.iter_mut().enumerate() {
-                *count += load(shard, FIRST_BUCKET + bucket, Ordering::Acquire);
+                *count += load(shard, Counter::Bucket(bucket), Ordering::Acquire);
             }
             sum_ticks += Self::sum_ticks(shard);
-            errors += load(shard, ERRORS, Ordering::Acquire);
+            errors += load(shard, Counter::Errors, Ordering::Acquire);
         }
         let started: u64 = self
             .shards()
-            .map(|shard| load(shard, STARTED, Ordering::Acquire))
+            .map(|shard| load(shard, Counter::Started, Ordering::Acquire))
             .sum();
         let sum_ticks = {
             let mut reported = self
@@ -321,8 +348,8 @@ mod tests {
     use std::cell::RefCell;
     use std::sync::atomic::Ordering;
 
-    use super::{ERRORS, FIRST_BUCKET, STARTED, SUM_TICKS_HIGH, SUM_TICKS_LOW, Series};
-    use crate::slots;
+    use super::{Counter, Series};
+    use crate::writers;
 
     #[derive(Clone, Copy, Debug, PartialEq)]
     pub(super) enum Access {
@@ -332,19 +359,19 @@ mod tests {
 
     thread_local! {
         /// The counter accesses of this thread, in program order, while a test records them.
-        static ACCESSES: RefCell<Option<Vec<(Access, usize, Ordering)>>> =
+        static ACCESSES: RefCell<Option<Vec<(Access, Counter, Ordering)>>> =
             const { RefCell::new(None) };
     }
 
-    pub(super) fn log(access: Access, index: usize, order: Ordering) {
+    pub(super) fn log(access: Access, counter: Counter, order: Ordering) {
         ACCESSES.with_borrow_mut(|log| {
             if let Some(log) = log {
-                log.push((access, index, order));
+                log.push((access, counter, order));
             }
         });
     }
 
-    fn accesses(run: impl FnOnce()) -> Vec<(Access, usize, Ordering)> {
+    fn accesses(run: impl FnOnce()) -> Vec<(Access, Counter, Ordering)> {
         ACCESSES.set(Some(Vec::new()));
         run();
         ACCESSES.take().unwrap()
@@ -359,8 +386,9 @@ mod tests {
     #[test]
     fn errors_and_observations_publish_their_start_and_are_read_before_starts() {
         let series = series();
-        let writer = slots::current();
-        let implies_start = |index: usize| index == ERRORS || index >= FIRST_BUCKET;
+        let writer = writers::current();
+        let implies_start =
+            |counter: Counter| matches!(counter, Counter::Errors | Counter::Bucket(_));
 
         let writes = accesses(|| {
             series.record_start(writer);
@@ -368,7 +396,7 @@ mod tests {
         });
         let start = writes
             .iter()
-            .position(|&(_, index, _)| index == STARTED)
+            .position(|&(_, index, _)| index == Counter::Started)
             .expect("the start is written");
         let implied: Vec<_> = writes
             .iter()
@@ -378,8 +406,8 @@ mod tests {
         assert_eq!(implied.len(), 2, "an error and a bucket: {writes:?}");
         for (position, &(access, index, order)) in implied {
             assert_eq!(access, Access::Write);
-            assert!(position > start, "counter {index} written before the start");
-            assert_eq!(order, Ordering::Release, "counter {index}");
+            assert!(position > start, "{index:?} written before the start");
+            assert_eq!(order, Ordering::Release, "{index:?}");
         }
 
         let reads = accesses(|| {
@@ -387,18 +415,22 @@ mod tests {
         });
         let first_start = reads
             .iter()
-            .position(|&(_, index, _)| index == STARTED)
+            .position(|&(_, index, _)| index == Counter::Started)
             .expect("starts are read");
         let implied: Vec<_> = reads
             .iter()
             .enumerate()
             .filter(|&(_, &(_, index, _))| implies_start(index))
             .collect();
-        assert!(implied.iter().any(|&(_, &(_, index, _))| index == ERRORS));
+        assert!(
+            implied
+                .iter()
+                .any(|&(_, &(_, index, _))| index == Counter::Errors)
+        );
         for (position, &(access, index, order)) in implied {
             assert_eq!(access, Access::Read);
-            assert!(position < first_start, "counter {index} read after a start");
-            assert_eq!(order, Ordering::Acquire, "counter {index}");
+            assert!(position < first_start, "{index:?} read after a start");
+            assert_eq!(order, Ordering::Acquire, "{index:?}");
         }
     }
 
@@ -410,11 +442,11 @@ mod tests {
     #[test]
     fn the_latency_sum_carries_past_64_bits_and_never_goes_backwards() {
         let series = series();
-        let writer = slots::current();
+        let writer = writers::current();
         let near_wrap = u64::MAX - 1_000;
         series
             .shard(writer)
-            .counter(SUM_TICKS_LOW)
+            .counter(Counter::SumTicksLow)
             .store(near_wrap, Ordering::Relaxed);
         let before = series.snapshot();
         let ticks = series.clock.ticks(0.5);
@@ -432,7 +464,7 @@ mod tests {
         assert_eq!(
             series
                 .shard(writer)
-                .counter(SUM_TICKS_HIGH)
+                .counter(Counter::SumTicksHigh)
                 .load(Ordering::Relaxed),
             1
         );
@@ -445,16 +477,16 @@ mod tests {
     #[test]
     fn a_sum_read_behind_a_carry_is_never_reported_below_an_earlier_one() {
         let series = series();
-        let writer = slots::current();
+        let writer = writers::current();
         series
             .shard(writer)
-            .counter(SUM_TICKS_HIGH)
+            .counter(Counter::SumTicksHigh)
             .store(1, Ordering::Relaxed);
         let first = series.snapshot().sum_seconds;
         // A torn read: the high word seemingly lost its carry.
         series
             .shard(writer)
-            .counter(SUM_TICKS_HIGH)
+            .counter(Counter::SumTicksHigh)
             .store(0, Ordering::Relaxed);
         assert_eq!(series.snapshot().sum_seconds, first);
     }

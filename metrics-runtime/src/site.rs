@@ -13,7 +13,7 @@ use once_cell::sync::OnceCell;
 
 use crate::registry;
 use crate::series::Series;
-use crate::slots::{self, Slot};
+use crate::writers::{self, Writer};
 
 /// Names the `Self` type of a method (`core::any::type_name::<Self>`), or nothing for free fns.
 pub type SelfType = fn() -> &'static str;
@@ -83,12 +83,12 @@ impl CallSite {
     #[inline(always)]
     fn start(&'static self, self_type: SelfType, ends_here: bool) -> Guard {
         let series = self.series(self_type);
-        let slot = slots::current();
-        series.record_start(slot);
+        let writer = writers::current();
+        series.record_start(writer);
         Guard {
             series,
             start: series.clock.now(),
-            end_slot: ends_here.then_some(slot),
+            end_writer: ends_here.then_some(writer),
             unwinding_is_error: true,
         }
     }
@@ -210,8 +210,8 @@ pub struct Guard {
     series: &'static Series,
     /// Clock ticks; scaled to seconds only when a scrape reads the sum.
     start: u64,
-    /// The slot to record the end in, when the call cannot change threads.
-    end_slot: Option<Slot>,
+    /// The writer to record the end with, when the call cannot change threads.
+    end_writer: Option<Writer>,
     /// Whether a drop while the thread unwinds means the body panicked. True while the body
     /// runs on this thread's stack; false once a future holds the guard, where the future's
     /// `poll` tells a panic of its own (see `Instrumented`) from a drop during an unrelated
@@ -240,9 +240,9 @@ impl Guard {
         let now = self.series.clock.now();
         // A TSC that differs across sockets could read backwards: that is 0, not 584 years.
         let elapsed = now.saturating_sub(self.start);
-        // Otherwise the current thread's slot: an async call may end on another thread.
-        let slot = self.end_slot.unwrap_or_else(slots::current);
-        self.series.record_end(slot, now, elapsed, failed);
+        // Otherwise the current thread: an async call may end on another thread.
+        let writer = self.end_writer.unwrap_or_else(writers::current);
+        self.series.record_end(writer, now, elapsed, failed);
     }
 }
 

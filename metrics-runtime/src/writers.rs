@@ -31,14 +31,14 @@ const MAX_LEASES: usize = 4096;
 
 /// Where a thread writes: a shard, named by its chunk and its position in that chunk.
 #[derive(Clone, Copy)]
-pub(crate) struct Slot {
+pub(crate) struct Writer {
     pub(crate) chunk: u8,
     pub(crate) offset: u32,
     exclusive: bool,
 }
 
-impl Slot {
-    /// Adds `value` to `counter`, a counter of this slot's shard. `Release` publishes every
+impl Writer {
+    /// Adds `value` to `counter`, a counter of this writer's shard. `Release` publishes every
     /// write before it to a scrape that reads this one with `Acquire`.
     #[inline(always)]
     pub(crate) fn add(self, counter: &AtomicU64, value: u64, order: Ordering) {
@@ -176,9 +176,9 @@ fn pool() -> MutexGuard<'static, Pool> {
 }
 
 thread_local! {
-    /// The thread's slot, `None` before its first recorded call: read on every call, so it has
+    /// The thread as a writer, `None` before its first recorded call: read on every call, so it has
     /// no destructor and no lazy initialisation to check.
-    static SLOT: Cell<Option<Slot>> = const { Cell::new(None) };
+    static WRITER: Cell<Option<Writer>> = const { Cell::new(None) };
     /// Owns the leased index and gives it back when the thread exits.
     static LEASE: RefCell<Option<Lease>> = const { RefCell::new(None) };
 }
@@ -189,24 +189,24 @@ struct Lease(usize);
 impl Drop for Lease {
     fn drop(&mut self) {
         // Calls recorded later in this thread's teardown go to a shared shard.
-        let _ = SLOT.try_with(|slot| slot.set(Some(shared(self.0 % STRIPES))));
+        let _ = WRITER.try_with(|writer| writer.set(Some(shared(self.0 % STRIPES))));
         pool().give_back(self.0);
     }
 }
 
-/// The current thread's slot.
+/// The current thread as a writer: its shard and whether it shares it.
 #[inline(always)]
-pub(crate) fn current() -> Slot {
-    match SLOT.try_with(Cell::get) {
-        Ok(Some(slot)) => slot,
+pub(crate) fn current() -> Writer {
+    match WRITER.try_with(Cell::get) {
+        Ok(Some(writer)) => writer,
         Ok(None) => assign(),
         Err(_) => shared(0),
     }
 }
 
 /// The shared shard `stripe`: stripes are the first shards of the first chunk.
-fn shared(stripe: usize) -> Slot {
-    Slot {
+fn shared(stripe: usize) -> Writer {
+    Writer {
         chunk: 0,
         offset: stripe as u32,
         exclusive: false,
@@ -215,13 +215,13 @@ fn shared(stripe: usize) -> Slot {
 
 #[cold]
 #[inline(never)]
-fn assign() -> Slot {
+fn assign() -> Writer {
     let Some(index) = pool().take() else {
         // Spreads the threads past `MAX_LEASES` over the stripes.
         static OVERFLOWED: AtomicUsize = AtomicUsize::new(0);
-        let slot = shared(OVERFLOWED.fetch_add(1, Ordering::Relaxed) % STRIPES);
-        let _ = SLOT.try_with(|current| current.set(Some(slot)));
-        return slot;
+        let writer = shared(OVERFLOWED.fetch_add(1, Ordering::Relaxed) % STRIPES);
+        let _ = WRITER.try_with(|current| current.set(Some(writer)));
+        return writer;
     };
     let leased = LEASE.try_with(|lease| *lease.borrow_mut() = Some(Lease(index)));
     if leased.is_err() {
@@ -230,13 +230,13 @@ fn assign() -> Slot {
         return shared(index % STRIPES);
     }
     let (chunk, offset) = locate(chunk_sizes(), index);
-    let slot = Slot {
+    let writer = Writer {
         chunk,
         offset,
         exclusive: true,
     };
-    SLOT.with(|current| current.set(Some(slot)));
-    slot
+    WRITER.with(|current| current.set(Some(writer)));
+    writer
 }
 
 #[cfg(test)]
@@ -256,7 +256,7 @@ mod tests {
         let threads = 3 * chunk_sizes()[0];
         let series = Series::new("threads".into(), "tests", String::new(), &[0.1, 1.0], None);
         let all_leased = Barrier::new(threads);
-        let slots: Vec<_> = std::thread::scope(|scope| {
+        let writers: Vec<_> = std::thread::scope(|scope| {
             let workers: Vec<_> = (0..threads)
                 .map(|_| {
                     scope.spawn(|| {
@@ -276,8 +276,11 @@ mod tests {
                 .map(|worker| worker.join().expect("worker"))
                 .collect()
         });
-        assert!(slots.iter().all(|slot| slot.exclusive), "a thread shared");
-        let places: HashSet<(u8, u32)> = slots.iter().map(|s| (s.chunk, s.offset)).collect();
+        assert!(
+            writers.iter().all(|writer| writer.exclusive),
+            "a thread shared"
+        );
+        let places: HashSet<(u8, u32)> = writers.iter().map(|s| (s.chunk, s.offset)).collect();
         assert_eq!(places.len(), threads, "two threads leased one shard");
         assert!(places.iter().any(|&(chunk, _)| chunk > 0), "no growth");
 
