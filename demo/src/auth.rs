@@ -83,13 +83,10 @@ impl Credentials {
     pub(crate) fn verify(&self, expected: &Token) -> Result<(), ApiError> {
         match self {
             Credentials::Token(token) if expected.matches(token) => Ok(()),
-            Credentials::Token(_) => Err(ApiError::forbidden("invalid token")),
-            Credentials::Missing => Err(ApiError::forbidden(
-                "missing Authorization header: send `Authorization: token <TOKEN>`",
-            )),
-            Credentials::Malformed => Err(ApiError::forbidden(
-                "malformed Authorization header: expected `token <TOKEN>` or `Bearer <TOKEN>`",
-            )),
+            // Upstream's body, whatever was wrong: it tells a prober nothing.
+            Credentials::Token(_) | Credentials::Missing | Credentials::Malformed => {
+                Err(ApiError::forbidden())
+            }
         }
     }
 }

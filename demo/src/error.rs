@@ -1,4 +1,5 @@
-//! The one error type of the API: an HTTP status and a JSON body `{"success": false, "error": …}`.
+//! The one error type of the API: an HTTP status and upstream's JSON body
+//! `{"success": false, "error": …, "status": …}` (its `RucioAPIHandler.write_error`).
 
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
@@ -23,8 +24,22 @@ impl ApiError {
         }
     }
 
-    pub(crate) fn forbidden(message: impl Into<String>) -> Self {
-        ApiError::new(StatusCode::FORBIDDEN, message)
+    /// As jupyter_server answers an unauthenticated API call.
+    pub(crate) fn forbidden() -> Self {
+        ApiError::new(StatusCode::FORBIDDEN, "Forbidden")
+    }
+
+    /// Upstream's `RucioAPIHandler.prepare()`: no `?namespace=`.
+    pub(crate) fn missing_instance() -> Self {
+        ApiError::bad_request("Missing Rucio instance")
+    }
+
+    /// Upstream's `ensure_credentials_present`: nothing stored for the instance.
+    pub(crate) fn credentials_not_found() -> Self {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "Credentials not found. Did you authenticate?",
+        )
     }
 
     pub(crate) fn bad_request(message: impl Into<String>) -> Self {
@@ -51,7 +66,11 @@ impl CountsAsError for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({ "success": false, "error": self.message });
+        let body = json!({
+            "success": false,
+            "error": self.message,
+            "status": self.status.as_u16(),
+        });
         (self.status, Json(body)).into_response()
     }
 }

@@ -18,10 +18,10 @@ use std::time::Duration;
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequestParts, Query};
-use axum::http::header::{ACCEPT, CONTENT_TYPE};
+use axum::http::header::{ACCEPT, CONTENT_TYPE, LOCATION};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, Uri};
-use axum::response::IntoResponse;
+use axum::http::{HeaderValue, StatusCode, Uri};
+use axum::response::{Html, IntoResponse, Response};
 use metrics_runtime::{
     self as runtime, Authenticate, Format, authenticated, prometheus_handlers, prometheus_metrics,
 };
@@ -32,7 +32,7 @@ use serde_json::{Value, json};
 use crate::auth::{Credentials, Token};
 use crate::error::ApiError;
 use crate::objectives::{LOCAL, RUCIO};
-use crate::store::{self, AuthType, Store, UploadRequest};
+use crate::store::{self, AuthType, Store, UploadRequest, Vault};
 
 /// The server's shared state: the access token, whether `/metrics` is public, how long a Rucio
 /// call takes, and the store.
@@ -44,6 +44,7 @@ struct Shared {
     metrics_public: bool,
     rucio_latency: Duration,
     store: Mutex<Store>,
+    vault: Mutex<Vault>,
 }
 
 impl App {
@@ -55,11 +56,23 @@ impl App {
     /// The same, with simulated Rucio calls taking `rucio_latency` instead of
     /// [`RUCIO_LATENCY`](crate::RUCIO_LATENCY).
     pub fn with_rucio_latency(token: Token, metrics_public: bool, rucio_latency: Duration) -> App {
+        App::with_options(token, metrics_public, rucio_latency, true)
+    }
+
+    /// The same; with `signed_in` false, no Rucio credentials are stored, so every route behind
+    /// upstream's gate answers 401 until `auth` stores some.
+    pub fn with_options(
+        token: Token,
+        metrics_public: bool,
+        rucio_latency: Duration,
+        signed_in: bool,
+    ) -> App {
         App(Arc::new(Shared {
             token,
             metrics_public,
             rucio_latency,
             store: Mutex::new(Store::new()),
+            vault: Mutex::new(Vault::new(signed_in)),
         }))
     }
 }
@@ -92,8 +105,36 @@ impl Request {
         Ok(())
     }
 
+    /// Upstream's `RucioAPIHandler.prepare()`, which every route but `instances`, `auth` and
+    /// `oidc-auth-check` passes first: the instance named by `?namespace=`, with credentials
+    /// stored for it. Here it runs after authentication (upstream runs it before), inside the
+    /// measured body: its 400 and 401 are requests, and a client's mistake, not errors.
+    fn gate(&self) -> Result<(), ApiError> {
+        #[derive(Deserialize)]
+        struct Gate {
+            namespace: Option<String>,
+        }
+        let Gate { namespace } = self.query()?;
+        let namespace = namespace
+            .filter(|namespace| !namespace.is_empty())
+            .ok_or_else(ApiError::missing_instance)?;
+        if !self.vault().has_credentials(&namespace) {
+            return Err(ApiError::credentials_not_found());
+        }
+        Ok(())
+    }
+
     fn query<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
         Ok(Query::try_from_uri(&self.uri)?.0)
+    }
+
+    /// Never held across an `.await`, nor with the store's lock; not poisoned, as the store.
+    fn vault(&self) -> MutexGuard<'_, Vault> {
+        self.app
+            .0
+            .vault
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Never held across an `.await`. A panic elsewhere must not take the demo down with it,
@@ -179,6 +220,8 @@ handler_types! {
     UploadJobsLogHandler;
     /// `upload`: start uploading files from the home directory.
     UploadHandler;
+    /// `open-replication-rule`: the browser's way to a DID's replication rule in Rucio's web UI.
+    OpenReplicationRuleHandler;
 }
 
 /// A JSON body, checked inside the handler (see the module docs).
@@ -261,9 +304,9 @@ impl AuthConfigHandler {
     #[prometheus_metrics]
     pub(crate) async fn get(self) -> Result<Json<Value>, ApiError> {
         let query: AuthQuery = self.query()?;
-        let store = self.store();
+        let vault = self.vault();
         Ok(Json(
-            store
+            vault
                 .credentials(&query.namespace, query.auth_type)?
                 .clone(),
         ))
@@ -273,7 +316,7 @@ impl AuthConfigHandler {
     #[prometheus_metrics]
     pub(crate) async fn put(self, body: JsonBody<SetCredentials>) -> Result<Json<Value>, ApiError> {
         let Json(body) = body?;
-        self.store()
+        self.vault()
             .set_credentials(&body.namespace, body.auth_type, body.params)?;
         Ok(success())
     }
@@ -284,6 +327,7 @@ impl DIDBrowserHandler {
     #[authenticated]
     #[prometheus_metrics]
     pub(crate) async fn get(self) -> Result<Json<Value>, ApiError> {
+        self.gate()?;
         let query: DidQuery = self.query()?;
         store::instance(&query.namespace)?;
         let cached = (query.poll != "1")
@@ -308,6 +352,7 @@ impl DIDDetailsHandler {
     #[authenticated]
     #[prometheus_metrics]
     pub(crate) async fn get(self) -> Result<Json<Value>, ApiError> {
+        self.gate()?;
         let query: DidQuery = self.query()?;
         self.rucio_call().await?;
         let store = self.store();
@@ -334,6 +379,7 @@ impl DIDSearchHandler {
     #[authenticated]
     #[prometheus_metrics]
     pub(crate) async fn get(self) -> Result<Json<Value>, ApiError> {
+        self.gate()?;
         let query: SearchQuery = self.query()?;
         self.rucio_call().await?;
         Ok(Json(json!(store::search(
@@ -354,6 +400,7 @@ impl DIDMakeAvailableHandler {
     #[authenticated]
     #[prometheus_metrics]
     pub(crate) async fn post(self, body: JsonBody<MakeAvailable>) -> Result<Json<Value>, ApiError> {
+        self.gate()?;
         let Namespace { namespace } = self.query()?;
         let Json(body) = body?;
         self.store().make_available(&namespace, &body.did)?;
@@ -372,6 +419,7 @@ impl FileBrowserHandler {
     #[authenticated]
     #[prometheus_metrics]
     pub(crate) async fn get(self) -> Result<Json<Value>, ApiError> {
+        self.gate()?;
         let PathQuery { path } = self.query()?;
         let items = store::list_directory(&path)
             .ok_or_else(|| ApiError::not_found(format!("no such directory: {path}")))?;
@@ -384,6 +432,7 @@ impl PurgeCacheHandler {
     #[authenticated]
     #[prometheus_metrics]
     pub(crate) async fn post(self) -> Result<Json<Value>, ApiError> {
+        self.gate()?;
         self.store().purge_cache();
         Ok(success())
     }
@@ -405,11 +454,49 @@ impl OIDCAuthCheckHandler {
     }
 }
 
+#[derive(Deserialize)]
+struct RuleQuery {
+    namespace: String,
+    did: String,
+}
+
+/// Upstream's `RucioHandler`, not a `RucioAPIHandler`: no gate, and plain-text or HTML answers
+/// for a browser tab rather than JSON.
+#[prometheus_handlers]
+impl OpenReplicationRuleHandler {
+    #[authenticated]
+    #[prometheus_metrics(skip)]
+    pub(crate) async fn get(self) -> Result<Response, ApiError> {
+        let query: RuleQuery = self.query()?;
+        let rule = self
+            .store()
+            .replication_rule_url(&query.namespace, &query.did);
+        Ok(match rule {
+            // Tornado's `redirect`: 302.
+            Ok(Ok(rule)) => (StatusCode::FOUND, [(LOCATION, rule)]).into_response(),
+            Ok(Err(did_page)) => {
+                let page = format!(
+                    "<!DOCTYPE html><html><head><title>Replication rule not found</title></head>\
+                     <body><h1>No replication rule found</h1><p>{} has no replication rule here \
+                     yet.</p><p><a href=\"{did_page}\">Open the DID in Rucio</a></p></body></html>",
+                    query.did.replace('&', "&amp;").replace('<', "&lt;")
+                );
+                (StatusCode::NOT_FOUND, Html(page)).into_response()
+            }
+            Err((status, message)) => {
+                let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+                (status, message).into_response()
+            }
+        })
+    }
+}
+
 #[prometheus_handlers(objective = RUCIO)]
 impl ListScopesHandler {
     #[authenticated]
     #[prometheus_metrics]
     pub(crate) async fn get(self) -> Result<Json<Value>, ApiError> {
+        self.gate()?;
         let Namespace { namespace } = self.query()?;
         self.rucio_call().await?;
         let scopes = store::scopes(&namespace)?;
@@ -433,6 +520,7 @@ impl ListRSEsHandler {
     #[authenticated]
     #[prometheus_metrics]
     pub(crate) async fn get(self) -> Result<Json<Value>, ApiError> {
+        self.gate()?;
         let query: RseQuery = self.query()?;
         self.rucio_call().await?;
         // Matches the client's pattern: on the fixed catalogue, never under the store's lock.
@@ -446,6 +534,7 @@ impl UploadJobsHandler {
     #[authenticated]
     #[prometheus_metrics]
     pub(crate) async fn get(self) -> Result<Json<Value>, ApiError> {
+        self.gate()?;
         let Namespace { namespace } = self.query()?;
         let jobs = self.store().upload_jobs(&namespace)?;
         Ok(Json(json!(jobs)))
@@ -457,6 +546,7 @@ impl UploadJobsDetailsHandler {
     #[authenticated]
     #[prometheus_metrics(skip)]
     pub(crate) async fn get(self) -> Result<Json<Value>, ApiError> {
+        self.gate()?;
         let query: JobQuery = self.query()?;
         let job = self.store().upload_job(&query.namespace, &query.id)?;
         Ok(Json(json!(job)))
@@ -465,6 +555,7 @@ impl UploadJobsDetailsHandler {
     #[authenticated]
     #[prometheus_metrics(skip)]
     pub(crate) async fn delete(self) -> Result<Json<Value>, ApiError> {
+        self.gate()?;
         let query: JobQuery = self.query()?;
         self.store()
             .delete_upload_job(&query.namespace, &query.id)?;
@@ -478,6 +569,7 @@ impl UploadJobsLogHandler {
     #[authenticated]
     #[prometheus_metrics(skip)]
     pub(crate) async fn get(self) -> Result<String, ApiError> {
+        self.gate()?;
         let query: JobQuery = self.query()?;
         self.store().upload_log(&query.namespace, &query.id)
     }
@@ -488,6 +580,7 @@ impl UploadHandler {
     #[authenticated]
     #[prometheus_metrics]
     pub(crate) async fn post(self, body: JsonBody<UploadRequest>) -> Result<Json<Value>, ApiError> {
+        self.gate()?;
         let Namespace { namespace } = self.query()?;
         let Json(request) = body?;
         self.store().start_upload(&namespace, request)?;

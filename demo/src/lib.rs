@@ -25,8 +25,8 @@ pub use handlers::App;
 use handlers::{
     AuthConfigHandler, DIDBrowserHandler, DIDDetailsHandler, DIDMakeAvailableHandler,
     DIDSearchHandler, FileBrowserHandler, InstancesHandler, ListRSEsHandler, ListScopesHandler,
-    MetricsHandler, OIDCAuthCheckHandler, PurgeCacheHandler, UploadHandler,
-    UploadJobsDetailsHandler, UploadJobsHandler, UploadJobsLogHandler,
+    MetricsHandler, OIDCAuthCheckHandler, OpenReplicationRuleHandler, PurgeCacheHandler,
+    UploadHandler, UploadJobsDetailsHandler, UploadJobsHandler, UploadJobsLogHandler,
 };
 pub use trace::TRACE_ID_HEADER;
 
@@ -97,6 +97,10 @@ pub fn router(app: App) -> Router {
         .route("/file-browser", get(FileBrowserHandler::get))
         .route("/purge-cache", post(PurgeCacheHandler::post))
         .route("/oidc-auth-check", get(OIDCAuthCheckHandler::get))
+        .route(
+            "/open-replication-rule",
+            get(OpenReplicationRuleHandler::get),
+        )
         .route("/list-scopes", get(ListScopesHandler::get))
         .route("/list-rses", get(ListRSEsHandler::get))
         .route("/upload/jobs", get(UploadJobsHandler::get))

@@ -13,6 +13,7 @@ use tokio::sync::oneshot;
 const USAGE: &str = "\
 usage: handler-metrics-demo [--addr HOST:PORT] [--token TOKEN] [--metrics-public]
                             [--shutdown-timeout SECONDS] [--rucio-latency-ms MS]
+                            [--signed-out]
        handler-metrics-demo --print-alert-rules
 
   --addr HOST:PORT            where to listen (env DEMO_ADDR; default 127.0.0.1:8888; port 0:
@@ -24,6 +25,9 @@ usage: handler-metrics-demo [--addr HOST:PORT] [--token TOKEN] [--metrics-public
                               (env DEMO_SHUTDOWN_TIMEOUT; default 10)
   --rucio-latency-ms MS       how long a simulated Rucio call takes (env DEMO_RUCIO_LATENCY_MS;
                               default 5)
+  --signed-out                start with no Rucio credentials stored: every route behind
+                              upstream's gate answers 401 until `auth` stores some
+                              (env DEMO_SIGNED_OUT=1; default: stored for both instances)
   --print-alert-rules         print the Prometheus rules of the handlers' service-level
                               objectives (YAML) and exit
 ";
@@ -40,6 +44,8 @@ struct Args {
     shutdown_timeout: Duration,
     rucio_latency: Duration,
     print_alert_rules: bool,
+    /// `--signed-out`: no Rucio credentials stored at start.
+    signed_out: bool,
 }
 
 /// `source` (a flag or a variable) names the culprit in the error.
@@ -76,6 +82,7 @@ fn parse_args(
             .transpose()?
             .unwrap_or(demo::RUCIO_LATENCY),
         print_alert_rules: false,
+        signed_out: env("DEMO_SIGNED_OUT").is_some_and(|value| value == "1"),
     };
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -94,6 +101,7 @@ fn parse_args(
             "--token" => parsed.token = Some(value()?),
             "--metrics-public" if inline_value.is_none() => parsed.metrics_public = true,
             "--print-alert-rules" if inline_value.is_none() => parsed.print_alert_rules = true,
+            "--signed-out" if inline_value.is_none() => parsed.signed_out = true,
             "--shutdown-timeout" => parsed.shutdown_timeout = seconds(&flag, &value()?)?,
             "--rucio-latency-ms" => parsed.rucio_latency = milliseconds(&flag, &value()?)?,
             "-h" | "--help" => return Ok(None),
@@ -158,7 +166,12 @@ async fn run(args: Args) -> Result<(), Box<dyn Error + Send + Sync>> {
         .map_err(|error| format!("cannot listen on {}: {error}", args.addr))?;
     let addr = listener.local_addr()?;
     print_banner(addr, &token, args.metrics_public, args.shutdown_timeout);
-    let app = App::with_rucio_latency(token, args.metrics_public, args.rucio_latency);
+    let app = App::with_options(
+        token,
+        args.metrics_public,
+        args.rucio_latency,
+        !args.signed_out,
+    );
     let (signalled, on_signal) = oneshot::channel();
     let server = axum::serve(listener, demo::router(app))
         .with_graceful_shutdown(async {
@@ -257,6 +270,7 @@ mod tests {
                 shutdown_timeout: Duration::from_secs(10),
                 rucio_latency: Duration::from_millis(5),
                 print_alert_rules: false,
+                signed_out: false,
             }
         );
         let env = [
@@ -293,6 +307,7 @@ mod tests {
                 shutdown_timeout: Duration::ZERO,
                 rucio_latency: Duration::from_secs(60),
                 print_alert_rules: false,
+                signed_out: false,
             }
         );
     }

@@ -1,12 +1,12 @@
 //! A fake Rucio and the extension's local database, in memory: two instances with a few scopes,
-//! RSEs and DIDs each, stored credentials, the attached-files cache, replication requests, the
+//! RSEs and DIDs each, stored credentials (the `Vault`), the attached-files cache, replication requests, the
 //! user's home directory and upload jobs.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::error::ApiError;
 
@@ -32,7 +32,7 @@ pub(crate) enum AuthType {
     Oidc,
 }
 
-#[derive(Clone, Copy, Serialize)]
+#[derive(Clone, Copy, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum Mode {
     /// Rucio replicates files to an RSE mounted into JupyterLab.
@@ -98,6 +98,8 @@ pub(crate) struct Instance {
     wildcard_enabled: bool,
     /// Where replicated files appear in JupyterLab.
     mount_path: &'static str,
+    /// The instance's Rucio web UI, where `open-replication-rule` sends the browser.
+    webui_url: &'static str,
     scopes: &'static [&'static str],
     rses: &'static [&'static str],
     dids: &'static [Did],
@@ -118,6 +120,7 @@ static INSTANCES: [Instance; 2] = [
         name: "atlas",
         display_name: "ATLAS",
         mode: Mode::Replica,
+        webui_url: "https://rucio-ui.cern.ch",
         wildcard_enabled: false,
         mount_path: "/eos/rucio",
         scopes: &["data18_13TeV", "mc16_13TeV", "user.alice"],
@@ -188,6 +191,7 @@ static INSTANCES: [Instance; 2] = [
         name: "cms",
         display_name: "CMS",
         mode: Mode::Download,
+        webui_url: "https://cms-rucio-webui.cern.ch",
         wildcard_enabled: true,
         mount_path: "/home/jovyan/rucio",
         scopes: &["cms", "user.bob"],
@@ -423,11 +427,59 @@ impl UploadJob {
     }
 }
 
+/// The Rucio credentials stored per instance: apart from the [`Store`], behind a lock of their
+/// own, because every gated route reads them first (upstream's `ensure_credentials_present`).
+pub(crate) struct Vault {
+    credentials: HashMap<(String, AuthType), Value>,
+}
+
+impl Vault {
+    /// With `signed_in`, credentials are stored for every instance, as after a user's first
+    /// log-in; without, every gated route answers 401 until `auth` stores some.
+    pub(crate) fn new(signed_in: bool) -> Vault {
+        let credentials = INSTANCES
+            .iter()
+            .filter(|_| signed_in)
+            .map(|instance| {
+                let token = json!({ "token_path": "/home/jovyan/.rucio/oidc_token" });
+                ((instance.name.to_owned(), AuthType::Oidc), token)
+            })
+            .collect();
+        Vault { credentials }
+    }
+
+    pub(crate) fn credentials(&self, namespace: &str, auth: AuthType) -> Result<&Value, ApiError> {
+        instance(namespace)?;
+        self.credentials
+            .get(&(namespace.to_owned(), auth))
+            .ok_or_else(|| ApiError::not_found("Auth credentials not set"))
+    }
+
+    /// Whether any credentials are stored for the instance (upstream's
+    /// `has_any_auth_credentials`).
+    pub(crate) fn has_credentials(&self, namespace: &str) -> bool {
+        self.credentials
+            .keys()
+            .any(|(stored, _)| stored == namespace)
+    }
+
+    pub(crate) fn set_credentials(
+        &mut self,
+        namespace: &str,
+        auth: AuthType,
+        params: Value,
+    ) -> Result<(), ApiError> {
+        instance(namespace)?;
+        self.credentials
+            .insert((namespace.to_owned(), auth), params);
+        Ok(())
+    }
+}
+
 /// What changes while the server runs; behind the app's one lock.
 pub(crate) struct Store {
     active_instance: &'static str,
     active_auth: AuthType,
-    credentials: HashMap<(String, AuthType), Value>,
     /// The extension's cache of `files` answers, per (instance, DID); `purge-cache` empties it.
     attached_files: HashMap<(String, String), Vec<AttachedFile>>,
     /// When replication of a file was requested, per (instance, file DID).
@@ -441,7 +493,6 @@ impl Store {
         Store {
             active_instance: "atlas",
             active_auth: AuthType::Oidc,
-            credentials: HashMap::new(),
             attached_files: HashMap::new(),
             replications: HashMap::new(),
             uploads: Vec::new(),
@@ -467,25 +518,6 @@ impl Store {
     pub(crate) fn set_active(&mut self, namespace: &str, auth: AuthType) -> Result<(), ApiError> {
         self.active_instance = instance(namespace)?.name;
         self.active_auth = auth;
-        Ok(())
-    }
-
-    pub(crate) fn credentials(&self, namespace: &str, auth: AuthType) -> Result<&Value, ApiError> {
-        instance(namespace)?;
-        self.credentials
-            .get(&(namespace.to_owned(), auth))
-            .ok_or_else(|| ApiError::not_found("Auth credentials not set"))
-    }
-
-    pub(crate) fn set_credentials(
-        &mut self,
-        namespace: &str,
-        auth: AuthType,
-        params: Value,
-    ) -> Result<(), ApiError> {
-        instance(namespace)?;
-        self.credentials
-            .insert((namespace.to_owned(), auth), params);
         Ok(())
     }
 
@@ -557,6 +589,49 @@ impl Store {
                 .or_insert(now);
         }
         Ok(())
+    }
+
+    /// The replication rule `make-available` made for `did` (or for the dataset that holds it):
+    /// where `open-replication-rule` sends the browser, or `None` for its 404 page. `Err` is
+    /// its plain-text 400 or 500 answer.
+    pub(crate) fn replication_rule_url(
+        &self,
+        namespace: &str,
+        did: &str,
+    ) -> Result<Result<String, String>, (u16, &'static str)> {
+        let Some((scope, name)) = did.split_once(':') else {
+            return Err((400, "Malformed DID. Expected format: scope:name"));
+        };
+        let Ok(instance) = instance(namespace) else {
+            return Err((
+                500,
+                "Internal server error: could not retrieve Rucio instance.",
+            ));
+        };
+        if instance.mode != Mode::Replica {
+            return Err((400, "Extension is not in Replica mode"));
+        }
+        let webui = instance.webui_url;
+        let replicated = |file: &str| {
+            self.replications
+                .contains_key(&(namespace.to_owned(), file.to_owned()))
+        };
+        let has_rule = match instance.lookup(did) {
+            Ok(found) => {
+                let files = instance.files_of(found);
+                !files.is_empty() && files.iter().all(|file| replicated(&file.did()))
+            }
+            Err(_) => false,
+        };
+        Ok(if has_rule {
+            // A stable id per DID: the same rule each time it is opened.
+            let rule_id: u64 = did.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+                (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+            });
+            Ok(format!("{webui}/rule?rule_id={rule_id:016x}"))
+        } else {
+            Err(format!("{webui}/did?scope={scope}&name={name}"))
+        })
     }
 
     pub(crate) fn start_upload(

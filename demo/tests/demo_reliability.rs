@@ -314,7 +314,7 @@ async fn patterns_over_the_length_bound_are_counted_400s() {
         let body: Value = response.json().await.unwrap();
         assert_eq!(
             body,
-            json!({"success": false, "error": "pattern_too_long"}),
+            json!({"success": false, "error": "pattern_too_long", "status": 400}),
             "{path}"
         );
     }

@@ -279,7 +279,7 @@ async fn prometheus_scrapes_two_demo_instances_with_the_bearer_token() {
     hit(
         &client,
         first,
-        "/file-browser?path=nowhere",
+        "/file-browser?namespace=atlas&path=nowhere",
         Some(TOKEN),
         1,
         StatusCode::NOT_FOUND,

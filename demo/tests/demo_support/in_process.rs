@@ -5,7 +5,7 @@
 
 use std::sync::Once;
 
-use handler_metrics_demo::{API_PREFIX, App, Token, install_metrics, router};
+use handler_metrics_demo::{API_PREFIX, App, RUCIO_LATENCY, Token, install_metrics, router};
 use reqwest::header::AUTHORIZATION;
 use reqwest::{Client, Method, RequestBuilder, StatusCode};
 use tokio::net::TcpListener;
@@ -21,15 +21,26 @@ pub struct Server {
     _serial: MutexGuard<'static, ()>,
 }
 
-/// Starts a server with a fresh store; it runs until the test's runtime ends.
+/// Starts a server with a fresh store, credentials stored for both instances; it runs until the
+/// test's runtime ends.
 pub async fn start(metrics_public: bool) -> Server {
+    start_app(|token| App::new(token, metrics_public)).await
+}
+
+/// The same with no Rucio credentials stored (`--signed-out`).
+#[allow(dead_code)]
+pub async fn start_signed_out() -> Server {
+    start_app(|token| App::with_options(token, false, RUCIO_LATENCY, false)).await
+}
+
+async fn start_app(app: impl FnOnce(Token) -> App) -> Server {
     static SERIAL: Mutex<()> = Mutex::const_new(());
     static INSTALL: Once = Once::new();
     let serial = SERIAL.lock().await;
     INSTALL.call_once(|| install_metrics().expect("first installation in this process"));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let app = router(App::new(Token::new(TOKEN).unwrap(), metrics_public));
+    let app = router(app(Token::new(TOKEN).unwrap()));
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     Server {
         base,
