@@ -565,13 +565,20 @@ impl UploadJobsDetailsHandler {
 
 #[prometheus_handlers]
 impl UploadJobsLogHandler {
-    /// Plain text, as upstream.
+    /// `{"text": …}`, and 404 `{"text": "Logfile does not exist"}`, as upstream.
     #[authenticated]
     #[prometheus_metrics(skip)]
-    pub(crate) async fn get(self) -> Result<String, ApiError> {
+    pub(crate) async fn get(self) -> Result<Response, ApiError> {
         self.gate()?;
         let query: JobQuery = self.query()?;
-        self.store().upload_log(&query.namespace, &query.id)
+        let log = self.store().upload_log(&query.namespace, &query.id);
+        Ok(match log {
+            Some(text) => Json(json!({ "text": text })).into_response(),
+            None => {
+                let missing = json!({ "text": "Logfile does not exist" });
+                (StatusCode::NOT_FOUND, Json(missing)).into_response()
+            }
+        })
     }
 }
 

@@ -111,6 +111,8 @@ struct InstanceView {
     name: &'static str,
     display_name: &'static str,
     mode: Mode,
+    webui_url: &'static str,
+    oidc_enabled: bool,
 }
 
 /// The fixed catalogue. Nothing changes it, so it is read without the store's lock, and the
@@ -507,6 +509,9 @@ impl Store {
             instances: INSTANCES
                 .iter()
                 .map(|instance| InstanceView {
+                    webui_url: instance.webui_url,
+                    // Both instances sign in with OIDC here.
+                    oidc_enabled: true,
                     name: instance.name,
                     display_name: instance.display_name,
                     mode: instance.mode,
@@ -532,8 +537,10 @@ impl Store {
             .insert((namespace.to_owned(), did.to_owned()), files);
     }
 
+    /// Upstream's `db.purge_cache()`: the cached `files` answers and the upload jobs.
     pub(crate) fn purge_cache(&mut self) {
         self.attached_files.clear();
+        self.uploads.clear();
     }
 
     /// Each file of a DID with its replication status and, once available, its local path.
@@ -723,11 +730,10 @@ impl Store {
         Ok(())
     }
 
-    pub(crate) fn upload_log(&self, namespace: &str, id: &str) -> Result<String, ApiError> {
-        let index = self
-            .upload_job_index(namespace, id)
-            .map_err(|_| ApiError::not_found("Logfile does not exist"))?;
-        Ok(self.uploads[index].log())
+    /// The job's log, or `None` where upstream finds no log file.
+    pub(crate) fn upload_log(&self, namespace: &str, id: &str) -> Option<String> {
+        let index = self.upload_job_index(namespace, id).ok()?;
+        Some(self.uploads[index].log())
     }
 }
 

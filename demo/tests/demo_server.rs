@@ -139,7 +139,14 @@ async fn every_route_answers_and_exactly_the_starred_methods_are_measured() {
     assert_eq!(details["did"], "user.alice:hist.root");
     let log = send(get(&format!("/upload/jobs/log{job}"))).await;
     assert_eq!(log.status(), StatusCode::OK);
-    assert!(log.text().await.unwrap().starts_with("Preparing upload"));
+    let log: Value = log.json().await.unwrap();
+    assert!(
+        log["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Preparing upload"),
+        "{log}"
+    );
     let delete = server.api(Method::DELETE, &format!("/upload/jobs/details{job}"));
     expect_json(send(delete).await).await;
 

@@ -130,10 +130,9 @@ async fn the_route_table_is_upstreams() {
         .iter()
         .filter(|info| info.measured == Measured::Skipped && info.authenticated)
         .count();
-    assert_eq!(
-        skipped,
-        UPSTREAM_ROUTES.iter().filter(|route| !route.4).count()
-    );
+    // And `/metrics`, which upstream serves from jupyter_server, behind its token too.
+    let unmeasured = UPSTREAM_ROUTES.iter().filter(|route| !route.4).count();
+    assert_eq!(skipped, unmeasured + 1);
     assert!(inventory.iter().all(|info| info.authenticated));
 
     let before = server.scrape().await;
@@ -333,4 +332,54 @@ async fn open_replication_rule_redirects_to_the_rule_or_answers_a_404_page() {
         .await
         .unwrap();
     assert_eq!(anonymous.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn response_shapes_are_upstreams() {
+    let server = in_process::start(false).await;
+    let instances: Value = server
+        .api(Method::GET, "/instances")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let atlas = &instances["instances"][0];
+    assert_eq!(atlas["webui_url"], "https://rucio-ui.cern.ch");
+    assert_eq!(atlas["oidc_enabled"], true);
+
+    let missing_log = server
+        .api(Method::GET, "/upload/jobs/log?namespace=atlas&id=404")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing_log.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        missing_log.json::<Value>().await.unwrap(),
+        json!({"text": "Logfile does not exist"})
+    );
+
+    // purge-cache also forgets the upload jobs, as upstream's `db.purge_cache()`.
+    let upload = json!({"file_paths": ["~/data/hist.root"], "rse": "CERN-PROD_SCRATCHDISK",
+                        "scope": "user.alice"});
+    let started = server
+        .api(Method::POST, "/upload?namespace=atlas")
+        .json(&upload)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(started.status(), StatusCode::OK);
+    let jobs = |server: &Server| {
+        let request = server.api(Method::GET, "/upload/jobs?namespace=atlas");
+        async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    assert!(!jobs(&server).await.as_array().unwrap().is_empty());
+    let purged = server
+        .api(Method::POST, "/purge-cache?namespace=atlas")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(purged.status(), StatusCode::OK);
+    assert_eq!(jobs(&server).await, json!([]));
 }
