@@ -326,7 +326,7 @@ pub(crate) struct SearchResult {
     did: String,
     #[serde(rename = "type")]
     kind: DidType,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// `null` for a collection, as upstream.
     size: Option<u64>,
 }
 
@@ -756,7 +756,15 @@ pub(crate) fn search(
     search_type: &str,
 ) -> Result<Vec<SearchResult>, ApiError> {
     let instance = instance(namespace)?;
-    let (scope, pattern) = split_did(did)?;
+    // Upstream's `did.split(':')`: exactly a scope and a name, so `a:b:c` is malformed too.
+    let (scope, pattern) = match did.split(':').collect::<Vec<_>>()[..] {
+        [scope, name] if !scope.is_empty() && !name.is_empty() => (scope, name),
+        _ => {
+            return Err(ApiError::bad_request(format!(
+                "Malformed DID received: '{did}'. Expected format: scope:name"
+            )));
+        }
+    };
     check_length(pattern)?;
     if pattern.contains(['*', '%']) && !instance.wildcard_enabled {
         return Err(ApiError::bad_request("wildcard_disabled"));
@@ -773,7 +781,7 @@ pub(crate) fn search(
             )));
         }
     };
-    Ok(instance
+    let found: Vec<SearchResult> = instance
         .dids
         .iter()
         .filter(|d| d.scope == scope && wanted.contains(&d.kind))
@@ -783,7 +791,14 @@ pub(crate) fn search(
             kind: d.kind,
             size: (d.kind == DidType::File).then_some(d.bytes),
         })
-        .collect())
+        .collect();
+    if found.is_empty() {
+        return Err(ApiError::not_found(format!(
+            "No DIDs found for scope: \"{scope}\". Please check the parameters or try a different \
+             search."
+        )));
+    }
+    Ok(found)
 }
 
 pub(crate) fn scopes(namespace: &str) -> Result<&'static [&'static str], ApiError> {
@@ -879,8 +894,10 @@ mod tests {
                 "active_instance": "atlas",
                 "auth_type": "oidc",
                 "instances": [
-                    {"name": "atlas", "display_name": "ATLAS", "mode": "replica"},
-                    {"name": "cms", "display_name": "CMS", "mode": "download"},
+                    {"name": "atlas", "display_name": "ATLAS", "mode": "replica",
+                     "webui_url": "https://rucio-ui.cern.ch", "oidc_enabled": true},
+                    {"name": "cms", "display_name": "CMS", "mode": "download",
+                     "webui_url": "https://cms-rucio-webui.cern.ch", "oidc_enabled": true},
                 ],
             })
         );

@@ -360,6 +360,37 @@ async fn response_shapes_are_upstreams() {
         json!({"text": "Logfile does not exist"})
     );
 
+    let search = |did: &str| {
+        let request = server.api(
+            Method::GET,
+            &format!("/did-search?namespace=atlas&type=all&did={did}"),
+        );
+        async move {
+            let response = request.send().await.unwrap();
+            (response.status(), response.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, body) = search("a:b:c").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body["error"],
+        "Malformed DID received: 'a:b:c'. Expected format: scope:name"
+    );
+    let (status, body) = search("user.alice:nothing.like.this").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        body["error"],
+        "No DIDs found for scope: \"user.alice\". Please check the parameters or try a different search."
+    );
+    let (status, body) =
+        search("data18_13TeV:data18_13TeV.00348885.physics_Main.deriv.DAOD_PHYS").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        body[0]["size"],
+        Value::Null,
+        "a collection's size is null: {body}"
+    );
+
     // purge-cache also forgets the upload jobs, as upstream's `db.purge_cache()`.
     let upload = json!({"file_paths": ["~/data/hist.root"], "rse": "CERN-PROD_SCRATCHDISK",
                         "scope": "user.alice"});
