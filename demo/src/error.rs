@@ -29,6 +29,11 @@ impl ApiError {
         ApiError::new(StatusCode::FORBIDDEN, "Forbidden")
     }
 
+    /// Tornado's answer to a method the route does not have, in upstream's error body.
+    pub(crate) fn method_not_allowed() -> Self {
+        ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")
+    }
+
     /// Upstream's `RucioAPIHandler.prepare()`: no `?namespace=`.
     pub(crate) fn missing_instance() -> Self {
         ApiError::bad_request("Missing Rucio instance")

@@ -589,8 +589,10 @@ impl UploadHandler {
     pub(crate) async fn post(self, body: JsonBody<UploadRequest>) -> Result<Json<Value>, ApiError> {
         self.gate()?;
         let Namespace { namespace } = self.query()?;
+        let Outage { rucio_outage } = self.query()?;
         let Json(request) = body?;
-        self.store().start_upload(&namespace, request)?;
+        self.store()
+            .start_upload(&namespace, request, rucio_outage)?;
         Ok(success())
     }
 }

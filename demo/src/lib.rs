@@ -15,7 +15,12 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::http::Method;
+use axum::http::header::{
+    ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, CONTENT_TYPE,
+};
 use axum::middleware;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use metrics_runtime::prometheus::{self, IntGauge, Opts};
 
@@ -78,6 +83,25 @@ pub fn install_metrics() -> Result<(), Box<dyn std::error::Error + Send + Sync>>
     Ok(())
 }
 
+/// jupyter_server's `APIHandler.options`: any API route answers a CORS preflight, without
+/// authentication (the real request is still checked), and nothing is measured.
+async fn preflight(request: axum::extract::Request, next: middleware::Next) -> Response {
+    if request.method() != Method::OPTIONS {
+        return next.run(request).await;
+    }
+    let allow_headers = "accept, content-type, authorization, x-xsrftoken";
+    let allow_methods = "GET, PUT, POST, PATCH, DELETE, OPTIONS";
+    (
+        [
+            (ACCESS_CONTROL_ALLOW_HEADERS, allow_headers),
+            (ACCESS_CONTROL_ALLOW_METHODS, allow_methods),
+            (CONTENT_TYPE, "application/json"),
+        ],
+        "",
+    )
+        .into_response()
+}
+
 /// Every route: the extension's under [`API_PREFIX`], and `/metrics` at the root. Every request
 /// carries a trace id: its `traceparent`'s, or a fresh one, echoed in [`TRACE_ID_HEADER`].
 pub fn router(app: App) -> Router {
@@ -109,7 +133,9 @@ pub fn router(app: App) -> Router {
             get(UploadJobsDetailsHandler::get).delete(UploadJobsDetailsHandler::delete),
         )
         .route("/upload/jobs/log", get(UploadJobsLogHandler::get))
-        .route("/upload", post(UploadHandler::post));
+        .route("/upload", post(UploadHandler::post))
+        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
+        .layer(middleware::from_fn(preflight));
     Router::new()
         .route("/metrics", get(MetricsHandler::get))
         .nest(API_PREFIX, api)

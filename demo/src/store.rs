@@ -367,18 +367,20 @@ struct UploadJob {
     rse: String,
     lifetime: Option<u64>,
     started: Instant,
+    /// Started during a simulated Rucio outage: its process ends without uploading.
+    fails: bool,
 }
 
+/// Upstream's row of its `FileUploadJob` table, with the status it derives from the process.
 #[derive(Serialize)]
 pub(crate) struct UploadJobView {
-    id: String,
+    id: u64,
+    namespace: String,
     did: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     dataset_did: Option<String>,
     path: String,
     rse: String,
     uploaded: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
     lifetime: Option<u64>,
     pid: u64,
     status: UploadStatus,
@@ -389,13 +391,17 @@ pub(crate) struct UploadJobView {
 enum UploadStatus {
     Uploading,
     Ok,
+    /// The upload's process ended without uploading.
+    Failed,
 }
 
 impl UploadJob {
     fn view(&self) -> UploadJobView {
-        let uploaded = self.started.elapsed() >= TRANSFER_TIME;
+        let ended = self.started.elapsed() >= TRANSFER_TIME;
+        let uploaded = ended && !self.fails;
         UploadJobView {
-            id: self.id.to_string(),
+            id: self.id,
+            namespace: self.namespace.clone(),
             did: self.did.clone(),
             dataset_did: self.dataset_did.clone(),
             path: self.path.clone(),
@@ -404,10 +410,10 @@ impl UploadJob {
             lifetime: self.lifetime,
             // A fake pid: upstream runs each upload in a child process.
             pid: 40_000 + self.id,
-            status: if uploaded {
-                UploadStatus::Ok
-            } else {
-                UploadStatus::Uploading
+            status: match (ended, uploaded) {
+                (false, _) => UploadStatus::Uploading,
+                (true, true) => UploadStatus::Ok,
+                (true, false) => UploadStatus::Failed,
             },
         }
     }
@@ -419,7 +425,9 @@ impl UploadJob {
             did = self.did,
             rse = self.rse,
         );
-        if self.started.elapsed() >= TRANSFER_TIME {
+        if self.started.elapsed() >= TRANSFER_TIME && self.fails {
+            log.push_str("Rucio is unavailable: upload failed\n");
+        } else if self.started.elapsed() >= TRANSFER_TIME {
             log.push_str(&format!("Successfully uploaded file {}\n", self.did));
             if let Some(dataset) = &self.dataset_did {
                 log.push_str(&format!("Attached {} to {dataset}\n", self.did));
@@ -645,6 +653,7 @@ impl Store {
         &mut self,
         namespace: &str,
         request: UploadRequest,
+        rucio_outage: bool,
     ) -> Result<(), ApiError> {
         let instance = instance(namespace)?;
         if request.file_paths.is_empty() {
@@ -696,6 +705,7 @@ impl Store {
                 lifetime: request.lifetime,
                 path,
                 started: Instant::now(),
+                fails: rucio_outage,
             });
             self.next_upload_id += 1;
         }

@@ -134,7 +134,7 @@ async fn every_route_answers_and_exactly_the_starred_methods_are_measured() {
     expect_json(send(json_body(Method::POST, path, upload)).await).await;
     let jobs = expect_json(send(get("/upload/jobs?namespace=atlas")).await).await;
     assert_eq!(jobs.as_array().unwrap().len(), 1);
-    let job = format!("?namespace=atlas&id={}", jobs[0]["id"].as_str().unwrap());
+    let job = format!("?namespace=atlas&id={}", jobs[0]["id"].as_u64().unwrap());
     let details = expect_json(send(get(&format!("/upload/jobs/details{job}"))).await).await;
     assert_eq!(details["did"], "user.alice:hist.root");
     let log = send(get(&format!("/upload/jobs/log{job}"))).await;

@@ -405,7 +405,32 @@ async fn response_shapes_are_upstreams() {
         let request = server.api(Method::GET, "/upload/jobs?namespace=atlas");
         async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
     };
-    assert!(!jobs(&server).await.as_array().unwrap().is_empty());
+    let listed = jobs(&server).await;
+    let job = &listed[0];
+    assert!(job["id"].is_u64(), "{job}");
+    assert_eq!(job["namespace"], "atlas");
+    assert_eq!(
+        (&job["dataset_did"], &job["lifetime"]),
+        (&Value::Null, &Value::Null)
+    );
+    assert_eq!(job["status"], "UPLOADING");
+    // An upload started while Rucio is down ends FAILED once its process is gone.
+    let failing = server
+        .api(Method::POST, "/upload?namespace=atlas&rucio_outage=true")
+        .json(&upload)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(failing.status(), StatusCode::OK);
+    tokio::time::sleep(std::time::Duration::from_millis(2_100)).await;
+    let statuses: Vec<Value> = jobs(&server)
+        .await
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|job| job["status"].clone())
+        .collect();
+    assert_eq!(statuses, [json!("OK"), json!("FAILED")]);
     let purged = server
         .api(Method::POST, "/purge-cache?namespace=atlas")
         .send()
@@ -413,4 +438,48 @@ async fn response_shapes_are_upstreams() {
         .unwrap();
     assert_eq!(purged.status(), StatusCode::OK);
     assert_eq!(jobs(&server).await, json!([]));
+}
+
+#[tokio::test]
+async fn options_and_wrong_methods_are_answered_as_jupyter_server_does() {
+    let server = in_process::start(false).await;
+    let before = server.scrape().await;
+    // A CORS preflight needs no token, as `APIHandler.options` is `@allow_unauthenticated`.
+    let preflight = server
+        .anonymous(Method::OPTIONS, "/list-scopes?namespace=atlas")
+        .header("Access-Control-Request-Headers", "authorization")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preflight.status(), StatusCode::OK);
+    let headers = preflight.headers();
+    assert_eq!(
+        headers["access-control-allow-headers"],
+        "accept, content-type, authorization, x-xsrftoken"
+    );
+    assert_eq!(
+        headers["access-control-allow-methods"],
+        "GET, PUT, POST, PATCH, DELETE, OPTIONS"
+    );
+    let after = server.scrape().await;
+    let label = "ListScopesHandler::get";
+    assert_eq!(
+        after
+            .handler_in(NAMESPACE, label)
+            .since(&before.handler_in(NAMESPACE, label))
+            .requests,
+        0.0,
+        "a preflight is not a request of the handler"
+    );
+
+    let wrong = server
+        .api(Method::PATCH, "/instances")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(
+        error_body(wrong).await,
+        json!({"success": false, "error": "Method Not Allowed", "status": 405})
+    );
 }
