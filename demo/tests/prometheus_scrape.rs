@@ -12,8 +12,10 @@
 
 #[path = "demo_support/process.rs"]
 mod process;
+#[path = "demo_support/prometheus.rs"]
+mod prometheus;
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
@@ -22,9 +24,10 @@ use std::time::{Duration, Instant};
 
 use handler_metrics_demo::{API_PREFIX, NAMESPACE};
 use handler_metrics_tests::Scrape;
-use process::{Demo, Process};
+use process::Demo;
+use prometheus::Prometheus;
 use reqwest::header::AUTHORIZATION;
-use reqwest::{Client, StatusCode, Url};
+use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "scrape-test-token";
@@ -141,115 +144,6 @@ fn write_config(dir: &Path, targets: &[String]) -> String {
     path.to_str().unwrap().to_owned()
 }
 
-struct Prometheus {
-    process: Process,
-    api: String,
-    log: std::path::PathBuf,
-}
-
-impl Prometheus {
-    /// Starts Prometheus on a free loopback port (retrying if another process takes the port
-    /// first) and waits until it is ready.
-    async fn start(client: &Client, dir: &Path, config: &str, deadline: Instant) -> Prometheus {
-        let log = dir.join("prometheus.log");
-        for attempt in 0..3 {
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .and_then(|listener| listener.local_addr())
-                .unwrap()
-                .port();
-            let mut command = Command::new("prometheus");
-            command
-                .arg(format!("--config.file={config}"))
-                .arg("--enable-feature=exemplar-storage")
-                .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-                .arg(format!(
-                    "--storage.tsdb.path={}",
-                    dir.join(format!("data-{attempt}")).display()
-                ))
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(File::create(&log).unwrap());
-            let mut prometheus = Prometheus {
-                process: Process::spawn("prometheus", &mut command),
-                api: format!("http://127.0.0.1:{port}"),
-                log: log.clone(),
-            };
-            loop {
-                let ready = client
-                    .get(format!("{}/-/ready", prometheus.api))
-                    .send()
-                    .await;
-                if ready.is_ok_and(|response| response.status().is_success()) {
-                    return prometheus;
-                }
-                if prometheus.process.exited().is_some() {
-                    break;
-                }
-                assert!(
-                    Instant::now() < deadline,
-                    "Prometheus not ready:\n{}",
-                    prometheus.log_tail()
-                );
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            let log = prometheus.log_tail();
-            assert!(
-                log.contains("address already in use"),
-                "Prometheus failed to start:\n{log}"
-            );
-        }
-        panic!("no free port for Prometheus after 3 attempts");
-    }
-
-    fn log_tail(&self) -> String {
-        let log = fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = log.lines().collect();
-        lines[lines.len().saturating_sub(20)..].join("\n")
-    }
-
-    async fn get(&self, client: &Client, path: &str, params: &[(&str, &str)]) -> Value {
-        let url = Url::parse_with_params(&format!("{}{path}", self.api), params).unwrap();
-        let response = client.get(url).send().await.unwrap();
-        let body: Value = response.json().await.unwrap();
-        assert_eq!(body["status"], "success", "{path}: {body}");
-        body["data"].clone()
-    }
-
-    /// The value of an instant query that returns one sample, if it does.
-    async fn query(&self, client: &Client, promql: &str) -> Option<f64> {
-        let data = self
-            .get(client, "/api/v1/query", &[("query", promql)])
-            .await;
-        let result = data["result"].as_array()?;
-        let [sample] = result.as_slice() else {
-            return None;
-        };
-        sample["value"][1].as_str()?.parse().ok()
-    }
-
-    /// Polls until `condition` holds for what `probe` returns; panics at the deadline.
-    async fn wait_for<T: std::fmt::Debug>(
-        &self,
-        what: &str,
-        deadline: Instant,
-        mut probe: impl AsyncFnMut() -> T,
-        condition: impl Fn(&T) -> bool,
-    ) -> T {
-        loop {
-            let value = probe().await;
-            if condition(&value) {
-                return value;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}; last: {value:?}\nPrometheus log:\n{}",
-                self.log_tail()
-            );
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
-    }
-}
-
 #[tokio::test]
 async fn prometheus_scrapes_two_demo_instances_with_the_bearer_token() {
     if !prometheus_tools_present() {
@@ -364,7 +258,14 @@ async fn prometheus_scrapes_two_demo_instances_with_the_bearer_token() {
     let dir = tempfile::tempdir().unwrap();
     let targets: Vec<String> = demos.iter().map(|demo| demo.addr.to_string()).collect();
     let config = write_config(dir.path(), &targets);
-    let prometheus = Prometheus::start(&client, dir.path(), &config, deadline).await;
+    let prometheus = Prometheus::start(
+        &client,
+        dir.path(),
+        Path::new(&config),
+        &["--enable-feature=exemplar-storage"],
+        deadline,
+    )
+    .await;
 
     let active = prometheus
         .wait_for(
@@ -414,7 +315,7 @@ async fn prometheus_scrapes_two_demo_instances_with_the_bearer_token() {
             .wait_for(
                 &promql,
                 deadline,
-                async || prometheus.query(&client, &promql).await,
+                async || prometheus.query_value(&client, &promql).await,
                 |result| *result == Some(value),
             )
             .await;

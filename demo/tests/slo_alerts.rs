@@ -103,7 +103,7 @@ async fn a_rucio_outage_pages_for_the_rucio_objective_and_for_nothing_else() {
     });
     let config_file = dir.path().join("prometheus.yml");
     fs::write(&config_file, config.to_string()).unwrap();
-    let prometheus = Prometheus::start(&client, dir.path(), &config_file, deadline).await;
+    let prometheus = Prometheus::start(&client, dir.path(), &config_file, &[], deadline).await;
 
     // Rucio is down for every Rucio-calling request; the local routes answer. Traffic goes on
     // between scrapes (a rate needs two), in bounded rounds, until the page shows.

@@ -17,12 +17,13 @@ pub struct Prometheus {
 }
 
 impl Prometheus {
-    /// Starts Prometheus with `config` (retrying if another process takes the port first) and
-    /// waits until it is ready.
+    /// Starts Prometheus with `config` and the extra `flags` (retrying if another process takes
+    /// the port first) and waits until it is ready.
     pub async fn start(
         client: &Client,
         dir: &Path,
         config: &Path,
+        flags: &[&str],
         deadline: Instant,
     ) -> Prometheus {
         let log = dir.join("prometheus.log");
@@ -34,6 +35,7 @@ impl Prometheus {
             let mut command = Command::new("prometheus");
             command
                 .arg(format!("--config.file={}", config.display()))
+                .args(flags)
                 .arg(format!("--web.listen-address=127.0.0.1:{port}"))
                 .arg(format!(
                     "--storage.tsdb.path={}",
@@ -95,5 +97,38 @@ impl Prometheus {
             .get(client, "/api/v1/query", &[("query", promql)])
             .await;
         data["result"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// The value of an instant query that returns one sample, if it does.
+    #[allow(dead_code)]
+    pub async fn query_value(&self, client: &Client, promql: &str) -> Option<f64> {
+        let result = self.query(client, promql).await;
+        let [sample] = result.as_slice() else {
+            return None;
+        };
+        sample["value"][1].as_str()?.parse().ok()
+    }
+
+    /// Polls until `condition` holds for what `probe` returns; panics at the deadline.
+    #[allow(dead_code)]
+    pub async fn wait_for<T: std::fmt::Debug>(
+        &self,
+        what: &str,
+        deadline: Instant,
+        mut probe: impl AsyncFnMut() -> T,
+        condition: impl Fn(&T) -> bool,
+    ) -> T {
+        loop {
+            let value = probe().await;
+            if condition(&value) {
+                return value;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; last: {value:?}\nPrometheus log:\n{}",
+                self.log_tail()
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
     }
 }
