@@ -598,7 +598,8 @@ impl UploadHandler {
 }
 
 /// `/metrics`: the runtime's whole registry, in the format the `Accept` header asks for
-/// (OpenMetrics with exemplars for Prometheus, text for a browser or curl). Behind the token
+/// (OpenMetrics with exemplars for Prometheus, protobuf for one with native histograms on, text
+/// for a browser or curl). Behind the token
 /// unless the server was started with `--metrics-public`; never measured: scrapes are not
 /// traffic.
 pub(crate) struct MetricsHandler {
@@ -641,7 +642,7 @@ impl MetricsHandler {
         let content_type = HeaderValue::from_static(self.format.content_type());
         Ok((
             [(CONTENT_TYPE, content_type)],
-            runtime::gather_as(self.format),
+            runtime::gather_bytes(self.format),
         ))
     }
 }

@@ -13,8 +13,8 @@ use tokio::sync::oneshot;
 const USAGE: &str = "\
 usage: handler-metrics-demo [--addr HOST:PORT] [--token TOKEN] [--metrics-public]
                             [--shutdown-timeout SECONDS] [--rucio-latency-ms MS]
-                            [--signed-out]
-       handler-metrics-demo --print-alert-rules
+                            [--signed-out] [--native-histograms]
+       handler-metrics-demo [--native-histograms] --print-alert-rules
 
   --addr HOST:PORT            where to listen (env DEMO_ADDR; default 127.0.0.1:8888; port 0:
                               any free one)
@@ -28,6 +28,11 @@ usage: handler-metrics-demo [--addr HOST:PORT] [--token TOKEN] [--metrics-public
   --signed-out                start with no Rucio credentials stored: every route behind
                               upstream's gate answers 401 until `auth` stores some
                               (env DEMO_SIGNED_OUT=1; default: stored for both instances)
+  --native-histograms         add native histograms to the latency histograms, served in the
+                              protobuf format a Prometheus with
+                              --enable-feature=native-histograms asks for; with
+                              --print-alert-rules, rules that read either kind
+                              (env DEMO_NATIVE_HISTOGRAMS=1)
   --print-alert-rules         print the Prometheus rules of the handlers' service-level
                               objectives (YAML) and exit
 ";
@@ -46,6 +51,8 @@ struct Args {
     print_alert_rules: bool,
     /// `--signed-out`: no Rucio credentials stored at start.
     signed_out: bool,
+    /// `--native-histograms`.
+    native_histograms: bool,
 }
 
 /// `source` (a flag or a variable) names the culprit in the error.
@@ -83,6 +90,7 @@ fn parse_args(
             .unwrap_or(demo::RUCIO_LATENCY),
         print_alert_rules: false,
         signed_out: env("DEMO_SIGNED_OUT").is_some_and(|value| value == "1"),
+        native_histograms: env("DEMO_NATIVE_HISTOGRAMS").is_some_and(|value| value == "1"),
     };
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -102,6 +110,7 @@ fn parse_args(
             "--metrics-public" if inline_value.is_none() => parsed.metrics_public = true,
             "--print-alert-rules" if inline_value.is_none() => parsed.print_alert_rules = true,
             "--signed-out" if inline_value.is_none() => parsed.signed_out = true,
+            "--native-histograms" if inline_value.is_none() => parsed.native_histograms = true,
             "--shutdown-timeout" => parsed.shutdown_timeout = seconds(&flag, &value()?)?,
             "--rucio-latency-ms" => parsed.rucio_latency = milliseconds(&flag, &value()?)?,
             "-h" | "--help" => return Ok(None),
@@ -124,7 +133,7 @@ fn main() -> ExitCode {
         }
     };
     if args.print_alert_rules {
-        return print_alert_rules();
+        return print_alert_rules(args.native_histograms);
     }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
@@ -146,8 +155,8 @@ fn main() -> ExitCode {
 }
 
 /// The rules name the demo's namespace, which installing its metrics configuration sets.
-fn print_alert_rules() -> ExitCode {
-    if let Err(error) = demo::install_metrics() {
+fn print_alert_rules(native_histograms: bool) -> ExitCode {
+    if let Err(error) = demo::install_metrics(native_histograms) {
         eprintln!("error: {error}");
         return ExitCode::FAILURE;
     }
@@ -160,7 +169,7 @@ async fn run(args: Args) -> Result<(), Box<dyn Error + Send + Sync>> {
         Some(token) => Token::new(token).map_err(|reason| format!("invalid token: {reason}"))?,
         None => Token::generate()?,
     };
-    demo::install_metrics()?;
+    demo::install_metrics(args.native_histograms)?;
     let listener = TcpListener::bind(&args.addr)
         .await
         .map_err(|error| format!("cannot listen on {}: {error}", args.addr))?;
@@ -271,6 +280,7 @@ mod tests {
                 rucio_latency: Duration::from_millis(5),
                 print_alert_rules: false,
                 signed_out: false,
+                native_histograms: false,
             }
         );
         let env = [
@@ -278,12 +288,14 @@ mod tests {
             ("DEMO_TOKEN", "from-env"),
             ("DEMO_SHUTDOWN_TIMEOUT", "2.5"),
             ("DEMO_RUCIO_LATENCY_MS", "40"),
+            ("DEMO_NATIVE_HISTOGRAMS", "1"),
         ];
         let from_env = parse(&[], &env).unwrap().unwrap();
         assert_eq!(from_env.addr, "0.0.0.0:9000");
         assert_eq!(from_env.token.as_deref(), Some("from-env"));
         assert_eq!(from_env.shutdown_timeout, Duration::from_millis(2500));
         assert_eq!(from_env.rucio_latency, Duration::from_millis(40));
+        assert!(from_env.native_histograms);
         let flags = parse(
             &[
                 "--addr",
@@ -294,7 +306,7 @@ mod tests {
                 "0",
                 "--rucio-latency-ms=60000",
             ],
-            &env,
+            &env[..4],
         )
         .unwrap()
         .unwrap();
@@ -308,6 +320,7 @@ mod tests {
                 rucio_latency: Duration::from_secs(60),
                 print_alert_rules: false,
                 signed_out: false,
+                native_histograms: false,
             }
         );
     }
@@ -325,6 +338,13 @@ mod tests {
         let print = parse(&["--print-alert-rules"], &[]).unwrap().unwrap();
         assert!(print.print_alert_rules);
         assert!(parse(&["--print-alert-rules=yes"], &[]).is_err());
+        assert!(
+            parse(&["--native-histograms"], &[])
+                .unwrap()
+                .unwrap()
+                .native_histograms
+        );
+        assert!(parse(&["--native-histograms=1"], &[]).is_err());
     }
 
     #[test]

@@ -126,6 +126,11 @@ impl Clock {
         (seconds * self.ticks_per_second).floor() as u64
     }
 
+    #[cfg(feature = "native-histograms")]
+    pub(crate) fn seconds_per_tick(&self) -> f64 {
+        self.ticks_per_second.recip()
+    }
+
     pub(crate) fn seconds(&self, ticks: u128) -> f64 {
         ticks as f64 / self.ticks_per_second
     }

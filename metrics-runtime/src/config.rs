@@ -31,6 +31,8 @@ pub struct Config {
     registry: Option<Registry>,
     process_metrics: bool,
     exemplar_source: Option<fn() -> Option<String>>,
+    #[cfg(feature = "native-histograms")]
+    native_histograms: Option<crate::NativeHistograms>,
 }
 
 impl Default for Config {
@@ -41,6 +43,8 @@ impl Default for Config {
             registry: _,
             process_metrics,
             exemplar_source,
+            #[cfg(feature = "native-histograms")]
+            native_histograms,
         } = Settings::default();
         Config {
             namespace,
@@ -49,6 +53,8 @@ impl Default for Config {
             registry: None,
             process_metrics,
             exemplar_source,
+            #[cfg(feature = "native-histograms")]
+            native_histograms,
         }
     }
 }
@@ -106,6 +112,17 @@ impl Config {
         self
     }
 
+    /// Adds native histograms to the latency histogram (cargo feature `native-histograms`):
+    /// the [protobuf exposition](crate::Format::Protobuf), which a Prometheus started with
+    /// `--enable-feature=native-histograms` asks for, then carries each series' exponential
+    /// buckets next to its classic ones. The text and OpenMetrics expositions keep the classic
+    /// buckets only. Off by default.
+    #[cfg(feature = "native-histograms")]
+    pub fn native_histograms(mut self, native: crate::NativeHistograms) -> Self {
+        self.native_histograms = Some(native);
+        self
+    }
+
     /// Validates the configuration, and the program's [objectives](crate::Objective), and makes
     /// it the one the process uses.
     pub fn install(self) -> Result<(), ConfigError> {
@@ -116,6 +133,10 @@ impl Config {
         validate_namespace(&self.namespace)?;
         validate_buckets(&self.buckets)?;
         catalog::objectives()?;
+        #[cfg(feature = "native-histograms")]
+        if let Some(native) = &self.native_histograms {
+            native.validate()?;
+        }
         Ok(Settings {
             namespace: self.namespace,
             buckets: catalog::with_thresholds(self.buckets),
@@ -124,6 +145,8 @@ impl Config {
                 .unwrap_or_else(|| prometheus::default_registry().clone()),
             process_metrics: self.process_metrics,
             exemplar_source: self.exemplar_source,
+            #[cfg(feature = "native-histograms")]
+            native_histograms: self.native_histograms,
         })
     }
 }

@@ -53,6 +53,16 @@ pub enum ConfigError {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// A setting of [`NativeHistograms`](crate::NativeHistograms) is out of range.
+    #[cfg(feature = "native-histograms")]
+    InvalidNativeHistograms {
+        /// The setting: `schema`, `zero_threshold` or `max_buckets`.
+        setting: &'static str,
+        /// Its value as given.
+        value: f64,
+        /// What it must be.
+        reason: &'static str,
+    },
     /// Two different objectives have the same name: their alerts would be one.
     ObjectiveNameClash {
         /// The name they share.
@@ -111,6 +121,15 @@ impl fmt::Display for ConfigError {
             ConfigError::InvalidObjective { name, reason } => {
                 write!(f, "objective {name:?}: {reason}")
             }
+            #[cfg(feature = "native-histograms")]
+            ConfigError::InvalidNativeHistograms {
+                setting,
+                value,
+                reason,
+            } => write!(
+                f,
+                "native histograms: {setting} {value} is refused: it {reason}"
+            ),
             ConfigError::ObjectiveNameClash { name } => write!(
                 f,
                 "two different objectives are named {name:?}, so their rules and alerts would \

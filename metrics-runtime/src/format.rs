@@ -31,7 +31,19 @@ pub enum Format {
     Text,
     /// OpenMetrics 1.0.0, with exemplars on the latency buckets and the error counters.
     OpenMetrics,
+    /// The protobuf exposition (length-delimited `io.prometheus.client.MetricFamily`
+    /// messages), which a Prometheus with `--enable-feature=native-histograms` prefers: the
+    /// latency histograms carry their native buckets (see
+    /// [`Config::native_histograms`](crate::Config::native_histograms)) next to the classic
+    /// ones, and the exemplars. Binary: render it with [`gather_bytes`](crate::gather_bytes).
+    #[cfg(feature = "native-histograms")]
+    Protobuf,
 }
+
+/// The `Content-Type` of the protobuf exposition.
+#[cfg(feature = "native-histograms")]
+const PROTOBUF: &str =
+    "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited";
 
 impl Format {
     /// The format to answer a request with, from its `Accept` header: the acceptable format
@@ -58,6 +70,8 @@ impl Format {
         match self {
             Format::Text => CONTENT_TYPE,
             Format::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            #[cfg(feature = "native-histograms")]
+            Format::Protobuf => PROTOBUF,
         }
     }
 }
@@ -67,12 +81,16 @@ fn media_range(range: &str) -> Option<(Format, f32)> {
     let mut parts = range.split(';').map(str::trim);
     let media_type = parts.next()?.to_ascii_lowercase();
     let mut version = None;
+    let mut proto = None;
+    let mut encoding = None;
     let mut quality = 1.0;
     for parameter in parts {
         let (name, value) = parameter.split_once('=')?;
         let value = value.trim().trim_matches('"');
         match name.trim().to_ascii_lowercase().as_str() {
             "version" => version = Some(value.to_owned()),
+            "proto" => proto = Some(value.to_owned()),
+            "encoding" => encoding = Some(value.to_ascii_lowercase()),
             "q" => {
                 quality = value
                     .parse::<f32>()
@@ -86,8 +104,17 @@ fn media_range(range: &str) -> Option<(Format, f32)> {
         // 0.0.1 is OpenMetrics' pre-release version, which 1.0.0 parsers read too.
         ("application/openmetrics-text", None | Some("1.0.0" | "0.0.1")) => Format::OpenMetrics,
         ("text/plain", None | Some("0.0.4")) | ("*/*" | "text/*", _) => Format::Text,
+        #[cfg(feature = "native-histograms")]
+        ("application/vnd.google.protobuf", _)
+            if proto.as_deref() == Some("io.prometheus.client.MetricFamily")
+                && encoding.as_deref() == Some("delimited") =>
+        {
+            Format::Protobuf
+        }
         _ => return None,
     };
+    // Without the feature no media type names these parameters' values.
+    let _ = (proto, encoding);
     Some((format, quality))
 }
 
@@ -136,6 +163,38 @@ mod tests {
             assert_eq!(Format::negotiate(Some(accept)), Format::Text, "{accept:?}");
         }
         assert_eq!(Format::negotiate(None), Format::Text);
+    }
+
+    #[cfg(feature = "native-histograms")]
+    #[test]
+    fn prometheus_with_native_histograms_gets_protobuf() {
+        let prometheus_2_42_native = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited,application/openmetrics-text;version=1.0.0;q=0.8,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+        assert_eq!(
+            Format::negotiate(Some(prometheus_2_42_native)),
+            Format::Protobuf
+        );
+        assert_eq!(
+            Format::Protobuf.content_type(),
+            "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited"
+        );
+        // Another message or the text encoding of protobuf: not ours to answer.
+        for accept in [
+            "application/vnd.google.protobuf;proto=other.Message;encoding=delimited",
+            "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=text",
+            "application/vnd.google.protobuf",
+        ] {
+            assert_eq!(Format::negotiate(Some(accept)), Format::Text, "{accept}");
+        }
+    }
+
+    #[cfg(not(feature = "native-histograms"))]
+    #[test]
+    fn without_the_feature_protobuf_is_never_chosen() {
+        let prometheus_2_42_native = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited,application/openmetrics-text;version=1.0.0;q=0.8,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+        assert_eq!(
+            Format::negotiate(Some(prometheus_2_42_native)),
+            Format::OpenMetrics
+        );
     }
 
     #[test]

@@ -15,9 +15,13 @@ mod exemplar;
 mod families;
 mod format;
 mod model;
+#[cfg(feature = "native-histograms")]
+mod native;
 mod objective;
 mod openmetrics;
 mod outcome;
+#[cfg(feature = "native-histograms")]
+mod protobuf;
 mod registry;
 mod rules;
 mod series;
@@ -115,6 +119,8 @@ pub use metrics_macro::prometheus_handlers;
 /// assert!(put_instance("").is_err()); // counted in handler_request_errors_total
 /// ```
 pub use metrics_macro::prometheus_metrics;
+#[cfg(feature = "native-histograms")]
+pub use native::NativeHistograms;
 pub use objective::Objective;
 pub use outcome::CountsAsError;
 /// The prometheus crate this runtime uses, for building a [`Registry`](prometheus::Registry) to
@@ -178,7 +184,31 @@ pub fn gather() -> String {
 /// [`Format::negotiate`] from the scrape request's `Accept` header, and answer with
 /// [`Format::content_type`]. OpenMetrics carries the exemplars that
 /// [`Config::exemplar_source`] provides; the text format never shows them.
+///
+/// The protobuf format (feature `native-histograms`) is binary and has no `String` form: asked
+/// for it, this returns the text format. Use [`gather_bytes`], which renders every format.
 pub fn gather_as(format: Format) -> String {
+    #[cfg(feature = "native-histograms")]
+    let format = match format {
+        Format::Protobuf => Format::Text,
+        text => text,
+    };
+    String::from_utf8(gather_bytes(format)).expect("the text formats are written as UTF-8")
+}
+
+/// Renders the whole registry, as [`gather_as`] does, as the bytes of a response body: the
+/// form every [`Format`] has, the binary protobuf exposition included.
+///
+/// ```
+/// use metrics_runtime::{Format, gather_bytes};
+///
+/// let accept = Some("application/openmetrics-text;version=1.0.0,text/plain;q=0.5");
+/// let format = Format::negotiate(accept);
+/// let body: Vec<u8> = gather_bytes(format);
+/// assert!(body.ends_with(b"# EOF\n"));
+/// // Answer with `format.content_type()` as the Content-Type.
+/// ```
+pub fn gather_bytes(format: Format) -> Vec<u8> {
     static KNOWN_SERIES: std::sync::Once = std::sync::Once::new();
     KNOWN_SERIES.call_once(create_known_series);
     registry::runtime().gather(format)

@@ -289,3 +289,10 @@ impl<T, E, F: From<E>> FromResidual<Result<Infallible, E>> for Poll<Option<Resul
         Poll::Ready(Some(Result::from_residual(residual)))
     }
 }
+
+/// Bytes the native histogram buckets of every series hold now: for the memory figures of
+/// `thread_sweep`.
+#[cfg(feature = "native-histograms")]
+pub fn native_histogram_bytes() -> usize {
+    crate::registry::runtime().native_bytes()
+}

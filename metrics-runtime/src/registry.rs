@@ -28,6 +28,8 @@ pub(crate) struct Settings {
     pub(crate) registry: Registry,
     pub(crate) process_metrics: bool,
     pub(crate) exemplar_source: Option<ExemplarSource>,
+    #[cfg(feature = "native-histograms")]
+    pub(crate) native_histograms: Option<crate::native::NativeHistograms>,
 }
 
 impl Default for Settings {
@@ -39,6 +41,8 @@ impl Default for Settings {
             registry: prometheus::default_registry().clone(),
             process_metrics: true,
             exemplar_source: None,
+            #[cfg(feature = "native-histograms")]
+            native_histograms: None,
         }
     }
 }
@@ -91,6 +95,16 @@ pub(crate) fn namespace() -> String {
         .get()
         .map_or(DEFAULT_NAMESPACE, |runtime| &runtime.namespace)
         .to_owned()
+}
+
+/// Whether the runtime in use counts native buckets; false before there is one.
+pub(crate) fn native_histograms() -> bool {
+    #[cfg(feature = "native-histograms")]
+    return RUNTIME
+        .get()
+        .is_some_and(|runtime| runtime.handlers.native.is_some());
+    #[cfg(not(feature = "native-histograms"))]
+    false
 }
 
 pub(crate) fn install(settings: Settings) -> Result<(), ConfigError> {
@@ -155,7 +169,7 @@ impl Runtime {
     }
 
     /// The exposition of the whole registry in `format`.
-    pub(crate) fn gather(&self, format: Format) -> String {
+    pub(crate) fn gather(&self, format: Format) -> Vec<u8> {
         let write_directly = *self
             .write_directly
             .get_or_init(|| self.registered && renders_names_unchanged(&self.registry));
@@ -174,15 +188,22 @@ impl Runtime {
             self.registry.gather()
         };
         crate::model::without_untyped(&mut others);
+        #[cfg(feature = "native-histograms")]
+        if format == Format::Protobuf {
+            let mut exposition = Vec::new();
+            crate::protobuf::write_families(&mut exposition, &others);
+            if write_directly {
+                crate::protobuf::write_handler_families(
+                    &mut exposition,
+                    &self.handlers.families,
+                    &self.handlers.bounds_seconds,
+                    &self.handlers.snapshots(),
+                );
+            }
+            return exposition;
+        }
         let mut exposition = String::new();
         match format {
-            Format::Text => {
-                let encoded = prometheus::TextEncoder::new().encode_utf8(&others, &mut exposition);
-                if let Err(error) = encoded {
-                    // A comment keeps the scrape parseable and makes the failure visible in it.
-                    exposition.push_str(&format!("# metrics_runtime: encoding failed: {error}\n"));
-                }
-            }
             Format::OpenMetrics => {
                 // The handler families keep their names: a family of the server's that
                 // collides with them is the one left out.
@@ -194,12 +215,19 @@ impl Runtime {
                     self.handlers.gathered_as_ours(family)
                 });
             }
+            _ => {
+                let encoded = prometheus::TextEncoder::new().encode_utf8(&others, &mut exposition);
+                if let Err(error) = encoded {
+                    // A comment keeps the scrape parseable and makes the failure visible in it.
+                    exposition.push_str(&format!("# metrics_runtime: encoding failed: {error}\n"));
+                }
+            }
         }
         if write_directly {
             let handlers = &self.handlers;
             let write = match format {
-                Format::Text => text::write_handler_families,
                 Format::OpenMetrics => openmetrics::write_handler_families,
+                _ => text::write_handler_families,
             };
             write(
                 &mut exposition,
@@ -211,7 +239,20 @@ impl Runtime {
         if format == Format::OpenMetrics {
             exposition.push_str("# EOF\n");
         }
-        exposition
+        exposition.into_bytes()
+    }
+
+    /// Bytes the native buckets of every series hold now.
+    #[cfg(feature = "native-histograms")]
+    pub(crate) fn native_bytes(&self) -> usize {
+        let listed = Arc::clone(
+            &self
+                .handlers
+                .listed
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+        listed.iter().map(|series| series.native_bytes()).sum()
     }
 
     fn already_there(&self) -> ConfigError {
@@ -237,6 +278,9 @@ struct HandlerFamilies {
     /// The names the handler families take in OpenMetrics: theirs and their samples'.
     openmetrics_names: Vec<String>,
     exemplar_source: Option<ExemplarSource>,
+    /// Where the series count native buckets, if they do.
+    #[cfg(feature = "native-histograms")]
+    native: Option<&'static crate::native::Layout>,
     /// The series by their labels, for call sites resolving theirs: scrapes never lock it.
     series: Mutex<BTreeMap<(String, &'static str), &'static Series>>,
     /// The same series in label order, for scrapes: replaced whole when one is added, so a
@@ -283,6 +327,14 @@ impl HandlerFamilies {
             openmetrics_names,
             bounds_le: settings.buckets.iter().map(f64::to_string).collect(),
             bounds_seconds: settings.buckets.clone(),
+            #[cfg(feature = "native-histograms")]
+            native: settings.native_histograms.as_ref().map(|native| {
+                let seconds_per_tick = crate::clock::clock().seconds_per_tick();
+                &*Box::leak(Box::new(crate::native::Layout::new(
+                    native,
+                    seconds_per_tick,
+                )))
+            }),
             exemplar_source: settings.exemplar_source,
             series: Mutex::new(BTreeMap::new()),
             listed: Mutex::new(Arc::new([])),
@@ -297,13 +349,16 @@ impl HandlerFamilies {
             return existing;
         }
         let label_pairs = text::label_pairs(&key.0, module);
-        let created: &'static Series = Box::leak(Box::new(Series::new(
+        let created = Series::new(
             key.0.clone(),
             module,
             label_pairs,
             &self.bounds_seconds,
             self.exemplar_source,
-        )));
+        );
+        #[cfg(feature = "native-histograms")]
+        let created = created.with_native(self.native);
+        let created: &'static Series = Box::leak(Box::new(created));
         series.insert(key, created);
         let listed: Arc<[&'static Series]> = series.values().copied().collect();
         // The list it replaces is freed once its last scrape ends, outside the lock.

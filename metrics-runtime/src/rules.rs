@@ -97,6 +97,7 @@ impl AlertRules {
                 rules: self,
                 namespace: &namespace,
                 uses: objective,
+                native: registry::native_histograms(),
             }
             .write(&mut out);
         }
@@ -156,6 +157,9 @@ struct Group<'a> {
     rules: &'a AlertRules,
     namespace: &'a str,
     uses: &'a ObjectiveUse,
+    /// Whether the histograms also have native buckets: a Prometheus that ingests those may
+    /// have no classic buckets, so the slow-request ratio reads either.
+    native: bool,
 }
 
 /// An objective's target as the rules see it: availability or latency.
@@ -281,17 +285,36 @@ impl Group<'_> {
             let histogram = format!("{ns}_request_latency_seconds");
             let handlers = self.handler_matchers(None);
             let under = self.handler_matchers(Some(le_matcher(seconds)));
+            let mut ratio = vec![
+                "1 - (".to_owned(),
+                format!("  sum(rate({histogram}_bucket{under}[{{w}}]))"),
+                "    /".to_owned(),
+                format!("  sum(rate({histogram}_count{handlers}[{{w}}]))"),
+                ")".to_owned(),
+            ];
+            if self.native {
+                // Prometheus 2.40 to 2.44 with native histograms on keeps only the native
+                // buckets of a series that has both; one scraping text keeps only the classic
+                // ones. The classic ratio is exact at the threshold (a bucket bound), so it
+                // comes first; the native one interpolates within the threshold's bucket.
+                let classic = ratio.iter().map(|line| format!("  {line}"));
+                ratio = std::iter::once("(".to_owned())
+                    .chain(classic)
+                    .chain([
+                        ")".to_owned(),
+                        "or".to_owned(),
+                        format!(
+                            "(1 - histogram_fraction(0, {}, sum(rate({histogram}{handlers}[{{w}}]))))",
+                            decimal(seconds)
+                        ),
+                    ])
+                    .collect();
+            }
             targets.push(Target {
                 bad: "slow_requests",
                 alert: "Latency",
                 percent,
-                ratio: vec![
-                    "1 - (".to_owned(),
-                    format!("  sum(rate({histogram}_bucket{under}[{{w}}]))"),
-                    "    /".to_owned(),
-                    format!("  sum(rate({histogram}_count{handlers}[{{w}}]))"),
-                    ")".to_owned(),
-                ],
+                ratio,
                 what: format!("requests slower than {threshold:?}"),
                 promise: format!("{}% of requests within {threshold:?}", decimal(percent)),
             });
@@ -592,6 +615,7 @@ mod tests {
         };
         let mut out = String::new();
         Group {
+            native: false,
             rules: &AlertRules::new(),
             namespace: "ns",
             uses: &uses,

@@ -25,6 +25,8 @@ use once_cell::sync::OnceCell;
 
 use crate::clock::{self, Clock};
 use crate::exemplar::{Exemplar, ExemplarSource, Exemplars};
+#[cfg(feature = "native-histograms")]
+use crate::native::{Layout, NativeBuckets, NativeSnapshot};
 use crate::writers::{self, Writer};
 
 /// A counter of a shard. A shard is a flat run of counters, in this order, then one per bucket
@@ -117,6 +119,9 @@ pub(crate) struct Series {
     /// The largest latency sum a scrape reported, in ticks: a scrape racing a carry into the
     /// high word can read a sum that is behind (never ahead), and reports this instead.
     sum_reported: Mutex<u128>,
+    /// The latencies' native buckets, when the configuration asks for them.
+    #[cfg(feature = "native-histograms")]
+    native: Option<NativeBuckets>,
 }
 
 #[repr(align(128))]
@@ -133,6 +138,8 @@ pub(crate) struct Snapshot {
     pub(crate) cumulative: Vec<u64>,
     /// Per bucket (the last is `+Inf`), then for errors; empty without an exemplar source.
     pub(crate) exemplars: Vec<Option<Exemplar>>,
+    #[cfg(feature = "native-histograms")]
+    pub(crate) native: Option<NativeSnapshot>,
 }
 
 impl Snapshot {
@@ -183,7 +190,24 @@ impl Series {
             exemplars,
             rejected: Padded(AtomicU64::new(0)),
             sum_reported: Mutex::new(0),
+            #[cfg(feature = "native-histograms")]
+            native: None,
         }
+    }
+
+    /// Adds native buckets laid out as `layout` says.
+    #[cfg(feature = "native-histograms")]
+    pub(crate) fn with_native(mut self, layout: Option<&'static Layout>) -> Self {
+        self.native = layout.map(NativeBuckets::new);
+        self
+    }
+
+    /// Bytes the native buckets of this series hold.
+    #[cfg(feature = "native-histograms")]
+    pub(crate) fn native_bytes(&self) -> usize {
+        self.native
+            .as_ref()
+            .map_or(0, NativeBuckets::allocated_bytes)
     }
 
     /// The shard `writer` names. `Acquire` (in `get`) makes the chunk's zeroed counters visible
@@ -254,6 +278,12 @@ impl Series {
         // Release: a scrape that sees this observation also sees the start it ends, even when
         // an async call started on another thread (the executor's hand-over orders the two).
         increment(writer, shard, Counter::Bucket(bucket), Ordering::Release);
+        // After the classic bucket: a scrape reads native counts first, so it never shows more
+        // native observations than classic ones.
+        #[cfg(feature = "native-histograms")]
+        if let Some(native) = &self.native {
+            native.record(writer, elapsed_ticks);
+        }
         if let Some(exemplars) = &self.exemplars {
             exemplars.offer(bucket, now_ticks, || {
                 self.clock.seconds(elapsed_ticks.into())
@@ -289,6 +319,8 @@ impl Series {
     }
 
     pub(crate) fn snapshot(&self) -> Snapshot {
+        #[cfg(feature = "native-histograms")]
+        let native = self.native.as_ref().map(NativeBuckets::snapshot);
         let buckets = self.bounds_ticks.len() + 1;
         let mut per_bucket = vec![0u64; buckets];
         let mut sum_ticks = 0u128;
@@ -339,6 +371,8 @@ impl Series {
                 .exemplars
                 .as_ref()
                 .map_or_else(Vec::new, Exemplars::latest),
+            #[cfg(feature = "native-histograms")]
+            native,
         }
     }
 }

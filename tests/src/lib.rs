@@ -369,3 +369,136 @@ fn parses_labels_escapes_and_special_values() {
     assert!(Scrape::parse("x 1.0.0\n").is_err());
     assert!(Scrape::parse("x{a=\"1\",a=\"2\"} 1\n").is_err());
 }
+
+/// The protobuf exposition as an independent decoder reads it: `tests/proto/decode.py`, the
+/// published `metrics.proto` compiled by `protoc` for Python's `protobuf` package.
+pub mod protobuf {
+    use std::collections::BTreeMap;
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+
+    /// Every field set, by path: `family[0].metric[1].histogram.schema` → `3`.
+    pub struct Decoded(pub BTreeMap<String, String>);
+
+    /// Debian's interpreter, which `python3-protobuf` installs for; `DECODER_PYTHON` to use
+    /// another.
+    fn python() -> String {
+        std::env::var("DECODER_PYTHON").unwrap_or_else(|_| {
+            if std::path::Path::new("/usr/bin/python3").exists() {
+                "/usr/bin/python3".to_owned()
+            } else {
+                "python3".to_owned()
+            }
+        })
+    }
+
+    impl Decoded {
+        /// Decodes `bytes`; panics, saying what to install, if the decoder cannot run.
+        pub fn of(bytes: &[u8]) -> Decoded {
+            let script = concat!(env!("CARGO_MANIFEST_DIR"), "/proto/decode.py");
+            let mut child = Command::new(python())
+                .arg(script)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect(
+                    "python3 runs (apt-get install python3 python3-protobuf protobuf-compiler)",
+                );
+            child
+                .stdin
+                .take()
+                .expect("piped")
+                .write_all(bytes)
+                .expect("the decoder reads the exposition");
+            let output = child.wait_with_output().expect("the decoder ends");
+            assert!(
+                output.status.success(),
+                "the decoder failed (needs python3-protobuf and protobuf-compiler): {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            let fields = String::from_utf8(output.stdout)
+                .expect("UTF-8")
+                .lines()
+                .map(|line| {
+                    let (path, value) = line.split_once(" = ").expect("`path = value`");
+                    (path.to_owned(), value.to_owned())
+                })
+                .collect();
+            Decoded(fields)
+        }
+
+        /// The value at `path`, as the decoder printed it (strings in quotes).
+        pub fn get(&self, path: &str) -> Option<&str> {
+            self.0.get(path).map(String::as_str)
+        }
+
+        /// The number at `path`; panics if there is none.
+        pub fn number(&self, path: &str) -> f64 {
+            let value = self.get(path).unwrap_or_else(|| panic!("no field {path}"));
+            value
+                .parse()
+                .unwrap_or_else(|_| panic!("{path} = {value} is no number"))
+        }
+
+        /// The string at `path`, without its quotes; panics if there is none.
+        pub fn string(&self, path: &str) -> String {
+            let value = self.get(path).unwrap_or_else(|| panic!("no field {path}"));
+            value.trim_matches('\'').to_owned()
+        }
+
+        /// How many elements the repeated field `path` (without an index) has.
+        pub fn len(&self, path: &str) -> usize {
+            (0..)
+                .take_while(|index| {
+                    let prefix = format!("{path}[{index}]");
+                    self.0
+                        .range(prefix.clone()..)
+                        .next()
+                        .is_some_and(|(key, _)| key.starts_with(&prefix))
+                })
+                .count()
+        }
+
+        /// The index of the family named `name`.
+        pub fn family(&self, name: &str) -> usize {
+            (0..self.len("family"))
+                .find(|index| self.string(&format!("family[{index}].name")) == name)
+                .unwrap_or_else(|| panic!("no family {name}"))
+        }
+
+        /// The native buckets of the histogram at `path`, as (index, count), from its spans
+        /// and deltas.
+        pub fn native_buckets(&self, path: &str) -> Vec<(i64, u64)> {
+            let mut buckets = Vec::new();
+            let mut index = 0i64;
+            let mut count = 0i64;
+            let mut delta = 0;
+            for span in 0..self.len(&format!("{path}.positive_span")) {
+                let span_path = format!("{path}.positive_span[{span}]");
+                let offset = self
+                    .get(&format!("{span_path}.offset"))
+                    .map_or(0, |o| o.parse::<i64>().expect("sint32"));
+                let length = self
+                    .get(&format!("{span_path}.length"))
+                    .map_or(0, |l| l.parse::<i64>().expect("uint32"));
+                index += offset;
+                for _ in 0..length {
+                    count += self.number(&format!("{path}.positive_delta[{delta}]")) as i64;
+                    delta += 1;
+                    buckets.push((
+                        index,
+                        u64::try_from(count).expect("counts are never negative"),
+                    ));
+                    index += 1;
+                }
+            }
+            assert_eq!(
+                delta,
+                self.len(&format!("{path}.positive_delta")),
+                "a delta per bucket"
+            );
+            buckets
+        }
+    }
+}

@@ -37,7 +37,7 @@ async fn start_app(app: impl FnOnce(Token) -> App) -> Server {
     static SERIAL: Mutex<()> = Mutex::const_new(());
     static INSTALL: Once = Once::new();
     let serial = SERIAL.lock().await;
-    INSTALL.call_once(|| install_metrics().expect("first installation in this process"));
+    INSTALL.call_once(|| install_metrics(false).expect("first installation in this process"));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let app = router(app(Token::new(TOKEN).unwrap()));

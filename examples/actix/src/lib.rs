@@ -41,7 +41,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
-use actix_web::http::header::AUTHORIZATION;
+use actix_web::http::header::{ACCEPT, AUTHORIZATION};
 use actix_web::web::{Data, Json, Path, ServiceConfig};
 use actix_web::{FromRequest, HttpRequest, HttpResponse, Responder, ResponseError, get, put};
 use metrics_runtime::{Authenticate, CountsAsError, authenticated, prometheus_metrics};
@@ -201,12 +201,18 @@ pub struct Instance {
     pub site: String,
 }
 
-/// The one route Prometheus scrapes: not authenticated and not measured itself.
+/// The one route Prometheus scrapes: not authenticated and not measured itself. In the format
+/// its `Accept` header prefers: OpenMetrics for Prometheus, text for curl.
 #[get("/metrics")]
-async fn metrics() -> HttpResponse {
+async fn metrics(request: HttpRequest) -> HttpResponse {
+    let accept = request
+        .headers()
+        .get(ACCEPT)
+        .and_then(|value| value.to_str().ok());
+    let format = metrics_runtime::Format::negotiate(accept);
     HttpResponse::Ok()
-        .content_type(metrics_runtime::CONTENT_TYPE)
-        .body(metrics_runtime::gather())
+        .content_type(format.content_type())
+        .body(metrics_runtime::gather_bytes(format))
 }
 
 #[get("/scopes")]
