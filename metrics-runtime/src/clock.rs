@@ -127,8 +127,8 @@ impl Clock {
     }
 
     #[cfg(feature = "native-histograms")]
-    pub(crate) fn seconds_per_tick(&self) -> f64 {
-        self.ticks_per_second.recip()
+    pub(crate) fn ticks_per_second(&self) -> f64 {
+        self.ticks_per_second
     }
 
     pub(crate) fn seconds(&self, ticks: u128) -> f64 {

@@ -1,24 +1,26 @@
 //! Native (sparse, exponential) histogram buckets of one series: which bucket an observation
 //! falls in, the shards' counts of the buckets seen, and the buckets a scrape reports.
 //!
-//! At schema `s` bucket `i` holds the values in `(2^((i-1)/2^s), 2^(i/2^s)]` seconds. A
-//! value `m · 2^e` (`1 <= m < 2`) is in bucket `e · 2^s + k`, where `k` counts the bounds
-//! `2^(j/2^s)`, `0 <= j < 2^s`, below `m`: a table over the top `s + 1` bits of the mantissa
-//! gives that count but for at most one bound, which one comparison settles (cells of width
-//! `2^-(s+1)` are narrower than the gap between two bounds, at least `ln 2 / 2^s`). No
-//! logarithm on the hot path.
+//! At schema `s` bucket `i` holds the latencies in `(2^((i-1)/2^s), 2^(i/2^s)]` seconds. A call
+//! lasts `t` clock ticks; shifted left until its top bit is bit 63, `t` reads `n = 2^63 · m`
+//! with `1 <= m < 2`, and `t = m · 2^e`. Bucket bounds in ticks double every `2^s` buckets, so
+//! the bucket of `t` is that of `m` plus `e · 2^s`; a table over the `s + 1` bits of `n` after
+//! its top bit gives the bucket of each such cell of `m`, and the one bound that may fall inside
+//! it, which one integer comparison of `n` settles (a cell spans `2^-(s+1)` of an octave, less
+//! than the gap between two bounds, at least `ln 2 / 2^s`). No float, no logarithm on the hot
+//! path: a leading-zero count, two shifts, a table read and a comparison.
 //!
-//! Storage is sparse by octave: a shard's counts for the `2^s + 1` buckets of one octave `e`
-//! (the last is the first of octave `e + 1`, so every octave's values fit) are allocated, for
-//! all shards of one chunk at once, by the first call that lands in it. An octave no call
-//! reached costs a pointer per chunk. Octaves are bounded: a duration is 1 to 2^64 clock
-//! ticks, 66 octaves whatever the clock. Bucket indices are kept at `max(schema, 0)`; the scrape
-//! merges neighbours (lowering the schema, as the specification allows) until at most
-//! `max_buckets` are left, so the count a scraper sees is capped whatever the spread.
+//! Storage is sparse by octave: the counts of one octave's `2^s` buckets are allocated, for all
+//! shards of one chunk at once, by the first call that lands in it; an octave no call reached
+//! costs a pointer per chunk. Octaves are bounded: a duration is 1 to 2^64 clock ticks, 65
+//! octaves whatever the clock. Bucket indices are kept at `max(schema, 0)`; the scrape merges
+//! neighbours (lowering the schema, as the specification allows) until at most `max_buckets`
+//! are left, so the count a scraper sees is capped whatever the spread.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
 
-use once_cell::race::OnceBox;
 use once_cell::sync::OnceCell;
 
 use crate::error::ConfigError;
@@ -132,12 +134,10 @@ impl NativeHistograms {
 const MIN_SCHEMA: i32 = -4;
 const MAX_SCHEMA: i32 = 8;
 
-/// Octaves a duration can reach: 1 to 2^64 ticks.
-const OCTAVES: usize = 66;
-/// The zero bucket's entry in a directory, after the octaves.
-const ZERO: usize = OCTAVES;
-
 const COUNTERS_PER_LINE: usize = 16;
+
+/// Cells of the bucket table at the highest schema: `2^(8 + 1)`.
+const MAX_CELLS: usize = 2 << MAX_SCHEMA;
 
 /// 128 bytes, as a series' shard lines: one shard's counters never share a line with another's.
 #[repr(align(128))]
@@ -155,94 +155,143 @@ pub(crate) struct Layout {
     schema: i32,
     stored_schema: u32,
     zero_threshold: f64,
+    /// Latencies of at most this many ticks go to the zero bucket.
+    zero_ticks: u64,
     max_buckets: usize,
-    seconds_per_tick: f64,
-    /// The binary exponent of one tick in seconds: octave 0.
-    lowest_exponent: i32,
-    /// Counters per octave: `2^stored_schema + 1`.
-    slots: usize,
+    /// Per cell of the normalised tick count: the bucket of the cell's start in octave 0 of
+    /// the ticks, and the bound inside the cell, normalised (`u64::MAX` if none).
+    bucket_in_octave_zero: [i32; MAX_CELLS],
+    bound_inside: [u64; MAX_CELLS],
+    /// The bucket of one tick: the first index a series stores.
+    first_index: i32,
+    /// Octaves from one tick to 2^64 ticks.
+    octaves: usize,
     lines_per_block: usize,
-    /// Per mantissa cell: the bounds below the cell, and the one bound inside it (2 if none).
-    below: Box<[u16]>,
-    inside: Box<[f64]>,
 }
 
 impl Layout {
-    pub(crate) fn new(settings: &NativeHistograms, seconds_per_tick: f64) -> Layout {
+    pub(crate) fn new(settings: &NativeHistograms, ticks_per_second: f64) -> Layout {
         let stored_schema = settings.schema.max(0) as u32;
-        let per_octave = 1usize << stored_schema;
-        let cells = per_octave * 2;
-        let bounds: Vec<f64> = (0..per_octave)
-            .map(|j| (j as f64 / per_octave as f64).exp2())
-            .collect();
-        let mut below = Vec::with_capacity(cells);
-        let mut inside = Vec::with_capacity(cells);
+        let per_octave = 1i32 << stored_schema;
+        let cells = 2usize << stored_schema;
+        // Bound `i` in ticks: 2^(i / 2^s) seconds.
+        let bound =
+            |index: i32| (f64::from(index) / f64::from(per_octave)).exp2() * ticks_per_second;
+        let mut bucket_in_octave_zero = [0; MAX_CELLS];
+        let mut bound_inside = [u64::MAX; MAX_CELLS];
         for cell in 0..cells {
+            // The cell's start, in ticks of octave 0: [1, 2).
             let start = 1.0 + cell as f64 / cells as f64;
-            let end = 1.0 + (cell + 1) as f64 / cells as f64;
-            below.push(bounds.iter().filter(|&&bound| bound < start).count() as u16);
-            let within: Vec<f64> = bounds
-                .iter()
-                .copied()
-                .filter(|&bound| start <= bound && bound < end)
-                .collect();
-            debug_assert!(within.len() <= 1, "cells are narrower than bucket gaps");
-            inside.push(within.first().copied().unwrap_or(2.0));
+            let mut index =
+                ((start / ticks_per_second).log2() * f64::from(per_octave)).ceil() as i32;
+            while bound(index - 1) >= start {
+                index -= 1;
+            }
+            while bound(index) < start {
+                index += 1;
+            }
+            bucket_in_octave_zero[cell] = index;
+            // Normalised as `n` is: times 2^63 (`as` saturates past u64::MAX: no bound inside).
+            bound_inside[cell] = (bound(index) * 2f64.powi(63)) as u64;
         }
-        let slots = per_octave + 1;
-        Layout {
+        let mut layout = Layout {
             schema: settings.schema,
             stored_schema,
             zero_threshold: settings.zero_threshold,
+            zero_ticks: (settings.zero_threshold * ticks_per_second) as u64,
             max_buckets: settings.max_buckets as usize,
-            seconds_per_tick,
-            lowest_exponent: exponent(seconds_per_tick),
-            slots,
-            lines_per_block: slots.div_ceil(COUNTERS_PER_LINE),
-            below: below.into(),
-            inside: inside.into(),
-        }
+            bucket_in_octave_zero,
+            bound_inside,
+            first_index: 0,
+            octaves: 0,
+            lines_per_block: (per_octave as usize).div_ceil(COUNTERS_PER_LINE),
+        };
+        layout.first_index = layout.bucket(1);
+        let last = layout.bucket(u64::MAX);
+        layout.octaves = ((last - layout.first_index) >> stored_schema) as usize + 1;
+        layout
     }
 
-    /// The directory entry and the counter in it that a latency of `ticks` increments.
+    /// The bucket index, at the stored schema, of a latency of `ticks` (at least 1).
     #[inline(always)]
-    fn locate(&self, ticks: u64) -> (usize, usize) {
-        let seconds = ticks as f64 * self.seconds_per_tick;
-        if seconds <= self.zero_threshold {
-            return (ZERO, 0);
-        }
-        let bits = seconds.to_bits();
-        let mantissa = bits & MANTISSA;
-        let cell = (mantissa >> (52 - (self.stored_schema + 1))) as usize;
-        let scaled = f64::from_bits(mantissa | ONE);
-        let slot = usize::from(self.below[cell]) + usize::from(scaled > self.inside[cell]);
-        let octave = (exponent(seconds) - self.lowest_exponent) as usize;
-        (octave.min(OCTAVES - 1), slot)
+    fn bucket(&self, ticks: u64) -> i32 {
+        bucket(
+            ticks,
+            self.stored_schema,
+            &self.bound_inside,
+            &self.bucket_in_octave_zero,
+        )
     }
 
-    /// The bucket index at the stored schema of counter `slot` of `octave`.
+    /// The counter a latency of `ticks` increments: `entry << stored_schema | slot`, where
+    /// `entry` is an octave's directory entry (or the zero bucket's, after them).
+    #[inline(always)]
+    fn locate(&self, ticks: u64) -> usize {
+        if ticks <= self.zero_ticks {
+            return self.octaves << self.stored_schema;
+        }
+        (self.bucket(ticks) - self.first_index) as usize
+    }
+
+    /// The directory entry and the counter in it of a position `locate` gave.
+    #[inline(always)]
+    fn entry_and_slot(&self, position: usize) -> (usize, usize) {
+        (
+            position >> self.stored_schema,
+            position & ((1 << self.stored_schema) - 1),
+        )
+    }
+
+    /// The bucket index at the stored schema of counter `slot` of directory entry `octave`.
+    #[cfg(test)]
     fn index(&self, octave: usize, slot: usize) -> i32 {
-        ((octave as i32 + self.lowest_exponent) << self.stored_schema) + slot as i32
+        self.first_index + ((octave << self.stored_schema) + slot) as i32
+    }
+
+    /// The directory entry of the zero bucket, after the octaves.
+    fn zero_entry(&self) -> usize {
+        self.octaves
     }
 }
 
-const MANTISSA: u64 = (1 << 52) - 1;
-const ONE: u64 = 0x3ff0_0000_0000_0000;
-
-/// The binary exponent of a positive, normal `value`: `value = m · 2^e`, `1 <= m < 2`.
+/// The bucket index at `schema` (0 to 8) of a latency of `ticks` (at least 1), from the
+/// layout's tables (see the module's comment).
 #[inline(always)]
-fn exponent(value: f64) -> i32 {
-    ((value.to_bits() >> 52) & 0x7ff) as i32 - 1023
+fn bucket(
+    ticks: u64,
+    schema: u32,
+    bound_inside: &[u64; MAX_CELLS],
+    bucket_in_octave_zero: &[i32; MAX_CELLS],
+) -> i32 {
+    let shift = ticks.leading_zeros();
+    let normalised = ticks << shift;
+    let octave = 63 - shift as i32;
+    // At most 2^(8+1) cells: the mask only spares a bounds check.
+    let cell = ((normalised << 1) >> (63 - schema)) as usize & (MAX_CELLS - 1);
+    let above = normalised > bound_inside[cell];
+    bucket_in_octave_zero[cell] + (octave << schema) + i32::from(above)
 }
 
 /// One chunk's octaves (and zero bucket), each allocated when a call first lands in it.
-struct Directory(Box<[OnceBox<Box<[Line]>>]>);
+struct Directory(Box<[OnceCell<Box<[Line]>>]>);
+
+/// Latencies a shard's thread deferred (see `NativeBuckets::record`).
+const DEFERRED: usize = 15;
+
+/// A shard's deferred latencies: how many slots are filled, then `DEFERRED` slots, each a
+/// latency in ticks plus one (0: empty). The series keeps it as the last line of the shard, so
+/// a call finds it where it finds its other counters.
+pub(crate) type DeferredLine = [AtomicU64; DEFERRED + 1];
 
 /// The native buckets of one series.
 pub(crate) struct NativeBuckets {
     layout: &'static Layout,
     /// One directory per chunk of shards (see `writers::chunk_sizes`).
     chunks: Box<[OnceCell<Directory>]>,
+    /// The largest count a scrape reported per bucket position: a scrape that reads a deferred
+    /// latency and the next one, racing its move into a bucket, may count it in neither, and
+    /// reports what the first one did instead (see `record`).
+    reported: Mutex<BTreeMap<usize, u64>>,
 }
 
 /// What a scrape reports of a series' native buckets.
@@ -271,22 +320,121 @@ impl NativeBuckets {
                 .iter()
                 .map(|_| OnceCell::new())
                 .collect(),
+            reported: Mutex::new(BTreeMap::new()),
         }
     }
 
-    /// Counts a latency of `ticks`. `Release`, as the classic bucket: a scrape that reads this
-    /// count with `Acquire` also sees the call's classic bucket and start.
+    /// Counts a latency of `ticks`.
+    ///
+    /// A thread that owns its shard defers the buckets: it appends the latency to its shard's
+    /// `deferred` line, and every `DEFERRED`th call puts them all in their buckets. Finding a
+    /// bucket is a chain of dependent reads (a table, then the octave's block); one per call
+    /// would add the chain's whole length to every call, while a batch runs its chains side by
+    /// side. A scrape counts the deferred latencies too (see `snapshot`), so none waits for the
+    /// batch to be seen. Threads without a shard of their own (see `writers`) count directly.
     #[inline]
-    pub(crate) fn record(&self, writer: Writer, ticks: u64) {
-        let (entry, slot) = self.layout.locate(ticks);
-        let chunk = usize::from(writer.chunk);
-        let directory = match self.chunks[chunk].get() {
-            Some(directory) => directory,
-            None => self.directory(chunk),
-        };
+    pub(crate) fn record(&self, writer: Writer, deferred: &DeferredLine, ticks: u64) {
+        if !writer.is_exclusive() {
+            self.increment(self.directory(writer), writer, self.layout.locate(ticks));
+            return;
+        }
+        let [filled, latencies @ ..] = deferred;
+        let filled_now = filled.load(Ordering::Relaxed) as usize;
+        // Release: a scrape that reads the latency with `Acquire` sees the call's classic
+        // bucket and start too.
+        latencies[filled_now.min(DEFERRED - 1)].store(ticks.saturating_add(1), Ordering::Release);
+        if filled_now + 1 < DEFERRED {
+            filled.store(filled_now as u64 + 1, Ordering::Relaxed);
+        } else {
+            self.settle(writer, deferred);
+        }
+    }
+
+    /// Puts the deferred latencies of a shard in their buckets. Only the shard's thread writes
+    /// its counters (it holds the lease), so a plain read and write add one.
+    #[cold]
+    #[inline(never)]
+    fn settle(&self, writer: Writer, deferred: &DeferredLine) {
+        let layout = self.layout;
+        let directory = self.directory(writer);
+        let [filled, latencies @ ..] = deferred;
+        let ticks: [u64; DEFERRED] =
+            std::array::from_fn(|slot| latencies[slot].load(Ordering::Relaxed));
+        // Release, here and for the counts: the slots are emptied before the buckets are
+        // counted, so a scrape that sees a latency in its bucket (with `Acquire`) never also
+        // finds it in its slot.
+        for latency in latencies {
+            latency.store(0, Ordering::Release);
+        }
+        // Every bucket first, side by side, from values in registers, then the counts: a
+        // count's address known only as it is written makes the CPU guess whether the next
+        // read depends on it, and a wrong guess restarts the batch.
+        // The layout's fields copied out, so that they stay in registers through the loop.
+        let (zero_ticks, schema, first_index) =
+            (layout.zero_ticks, layout.stored_schema, layout.first_index);
+        let (bounds, buckets) = (&layout.bound_inside, &layout.bucket_in_octave_zero);
+        let zero_position = layout.octaves << schema;
+        let mut positions = [usize::MAX; DEFERRED];
+        for (position, &ticks) in positions.iter_mut().zip(&ticks) {
+            *position = match ticks {
+                0 => usize::MAX,
+                ticks if ticks - 1 <= zero_ticks => zero_position,
+                ticks => (bucket(ticks - 1, schema, bounds, buckets) - first_index) as usize,
+            };
+        }
+        let first_line = writer.offset as usize * layout.lines_per_block;
+        // Most latencies of a batch share a bucket: one read and write per run of them.
+        let mut run: Option<(usize, u64)> = None;
+        for position in positions.into_iter().chain([usize::MAX]) {
+            match &mut run {
+                Some((current, count)) if *current == position => {
+                    *count += 1;
+                    continue;
+                }
+                Some((current, count)) => self.add(directory, writer, first_line, *current, *count),
+                None => {}
+            }
+            run = (position != usize::MAX).then_some((position, 1));
+        }
+        filled.store(0, Ordering::Relaxed);
+    }
+
+    /// Adds `count` to the counter at `position` of the shard whose lines start at `first_line`,
+    /// as its only writer.
+    #[inline(always)]
+    fn add(
+        &self,
+        directory: &Directory,
+        writer: Writer,
+        first_line: usize,
+        position: usize,
+        count: u64,
+    ) {
+        let (entry, slot) = self.layout.entry_and_slot(position);
         let lines = match directory.0[entry].get() {
             Some(lines) => lines,
-            None => self.block(directory, chunk, entry),
+            None => self.block(directory, usize::from(writer.chunk), entry),
+        };
+        let counter = &lines[first_line + slot / COUNTERS_PER_LINE].0[slot % COUNTERS_PER_LINE];
+        // Release: the slots were emptied before (see `settle`).
+        counter.store(counter.load(Ordering::Relaxed) + count, Ordering::Release);
+    }
+
+    #[inline(always)]
+    fn directory(&self, writer: Writer) -> &Directory {
+        let chunk = usize::from(writer.chunk);
+        match self.chunks[chunk].get() {
+            Some(directory) => directory,
+            None => self.allocate_directory(chunk),
+        }
+    }
+
+    #[inline(always)]
+    fn increment(&self, directory: &Directory, writer: Writer, position: usize) {
+        let (entry, slot) = self.layout.entry_and_slot(position);
+        let lines = match directory.0[entry].get() {
+            Some(lines) => lines,
+            None => self.block(directory, usize::from(writer.chunk), entry),
         };
         let line = writer.offset as usize * self.layout.lines_per_block + slot / COUNTERS_PER_LINE;
         writer.add(
@@ -298,21 +446,18 @@ impl NativeBuckets {
 
     #[cold]
     #[inline(never)]
-    fn directory(&self, chunk: usize) -> &Directory {
+    fn allocate_directory(&self, chunk: usize) -> &Directory {
         self.chunks[chunk]
-            .get_or_init(|| Directory((0..=OCTAVES).map(|_| OnceBox::new()).collect()))
+            .get_or_init(|| Directory((0..=self.layout.octaves).map(|_| OnceCell::new()).collect()))
     }
 
-    /// Allocates an octave's counters for every shard of `chunk` (a racing thread may allocate
-    /// too; one allocation wins, the other is freed unused).
+    /// Allocates an octave's counters for every shard of `chunk`, or waits for the thread that
+    /// does.
     #[cold]
     #[inline(never)]
     fn block<'a>(&self, directory: &'a Directory, chunk: usize, entry: usize) -> &'a [Line] {
-        directory.0[entry].get_or_init(|| {
-            Box::new(zeroed(
-                writers::chunk_sizes()[chunk] * self.layout.lines_per_block,
-            ))
-        })
+        directory.0[entry]
+            .get_or_init(|| zeroed(writers::chunk_sizes()[chunk] * self.layout.lines_per_block))
     }
 
     /// Bytes this series' native buckets hold now: directories and octave blocks.
@@ -320,42 +465,63 @@ impl NativeBuckets {
         let mut bytes = std::mem::size_of_val(&*self.chunks);
         for directory in self.chunks.iter().filter_map(OnceCell::get) {
             bytes += std::mem::size_of_val(&*directory.0);
-            for lines in directory.0.iter().filter_map(OnceBox::get) {
+            for lines in directory.0.iter().filter_map(OnceCell::get) {
                 bytes += std::mem::size_of_val(&**lines) + std::mem::size_of::<Box<[Line]>>();
             }
         }
         bytes
     }
 
-    /// The counts of every shard, merged to at most `max_buckets` buckets.
-    pub(crate) fn snapshot(&self) -> NativeSnapshot {
+    /// The counts of every shard, with the latencies in `deferred` (every shard's line),
+    /// merged to at most `max_buckets` buckets.
+    pub(crate) fn snapshot<'a>(
+        &self,
+        deferred: impl Iterator<Item = &'a DeferredLine>,
+    ) -> NativeSnapshot {
         let layout = self.layout;
-        let mut zero_count = 0;
-        // Octave `o`'s last counter is octave `o + 1`'s first bucket: indexed by bucket.
-        let per_octave = layout.slots - 1;
-        let mut counts = vec![0u64; OCTAVES * per_octave + 1];
+        let per_octave = 1usize << layout.stored_schema;
+        let mut counts: BTreeMap<usize, u64> = BTreeMap::new();
+        // The buckets first, then the deferred latencies: a latency moved into its bucket
+        // after the buckets were read is still seen in its slot, or already replaced there; in
+        // the second case neither read counts it, and `reported` keeps its earlier count.
         for directory in self.chunks.iter().filter_map(OnceCell::get) {
             for (entry, lines) in directory.0.iter().enumerate() {
                 let Some(lines) = lines.get() else { continue };
                 for shard in lines.chunks_exact(layout.lines_per_block) {
-                    let counters = shard.iter().flat_map(|line| &line.0).take(layout.slots);
+                    let counters = shard.iter().flat_map(|line| &line.0).take(per_octave);
                     for (slot, counter) in counters.enumerate() {
                         let count = counter.load(Ordering::Acquire);
-                        if entry == ZERO {
-                            zero_count += count;
-                        } else {
-                            counts[entry * per_octave + slot] += count;
+                        if count > 0 {
+                            *counts.entry(entry * per_octave + slot).or_default() += count;
                         }
                     }
                 }
             }
         }
-        let first_index = layout.index(0, 0);
+        for [_, latencies @ ..] in deferred {
+            for latency in latencies {
+                let ticks = latency.load(Ordering::Acquire);
+                if ticks != 0 {
+                    *counts.entry(layout.locate(ticks - 1)).or_default() += 1;
+                }
+            }
+        }
+        {
+            let mut reported = self.reported.lock().unwrap_or_else(PoisonError::into_inner);
+            for (position, count) in &mut counts {
+                let last = reported.entry(*position).or_default();
+                *count = (*count).max(*last);
+                *last = *count;
+            }
+            for (position, &count) in reported.iter() {
+                counts.entry(*position).or_insert(count);
+            }
+        }
+        let zero_position = layout.zero_entry() * per_octave;
+        let zero_count = counts.remove(&zero_position).unwrap_or(0);
         let buckets = counts
             .into_iter()
-            .enumerate()
-            .filter(|&(_, count)| count > 0)
-            .map(|(position, count)| (first_index + position as i32, count))
+            .map(|(position, count)| (layout.first_index + position as i32, count))
             .collect();
         let (schema, buckets) = reduce(
             layout.stored_schema as i32,
@@ -399,7 +565,9 @@ fn reduce(
 
 #[cfg(test)]
 mod tests {
-    use super::{Layout, NativeBuckets, NativeHistograms, ZERO, reduce};
+    use std::sync::atomic::AtomicU64;
+
+    use super::{DeferredLine, Layout, NativeBuckets, NativeHistograms, reduce};
     use crate::writers;
 
     /// The bucket of `seconds` at `schema`, from its definition: the smallest `i` with
@@ -408,17 +576,22 @@ mod tests {
         (seconds.log2() * f64::from(schema).exp2()).ceil() as i32
     }
 
-    fn layout(schema: i32, seconds_per_tick: f64) -> &'static Layout {
+    /// A shard's line of deferred latencies, as a series keeps it.
+    fn deferred_line() -> &'static DeferredLine {
+        Box::leak(Box::new(std::array::from_fn(|_| AtomicU64::new(0))))
+    }
+
+    fn layout(schema: i32, ticks_per_second: f64) -> &'static Layout {
         Box::leak(Box::new(Layout::new(
             &NativeHistograms::new().schema(schema),
-            seconds_per_tick,
+            ticks_per_second,
         )))
     }
 
     #[test]
     fn every_schema_puts_values_in_the_bucket_the_definition_gives() {
         for schema in 0..=8 {
-            let layout = layout(schema, 1e-9);
+            let layout = layout(schema, 1e9);
             let mut value = 1u64;
             // 1 ns to ~18 s, ~1.7 % apart, plus the neighbours of each.
             while value < 18_000_000_000 {
@@ -431,7 +604,7 @@ mod tests {
                     if ((seconds - bound) / bound).abs() < 1e-12 {
                         continue;
                     }
-                    let (octave, slot) = layout.locate(ticks);
+                    let (octave, slot) = layout.entry_and_slot(layout.locate(ticks));
                     assert_eq!(
                         layout.index(octave, slot),
                         expected,
@@ -445,15 +618,13 @@ mod tests {
 
     #[test]
     fn powers_of_two_are_upper_bounds_of_their_bucket() {
-        // 2^-30 s per tick: 2^k ticks is exactly 2^(k-30) s, the upper bound of bucket
+        // 2^30 ticks per second: 2^k ticks is exactly 2^(k-30) s, the upper bound of bucket
         // (k - 30) · 2^schema.
-        let layout = layout(3, (-30f64).exp2());
-        // Up to 2^52: past 2^53, `ticks as f64` no longer tells 2^k + 1 from 2^k (2^53 ticks
-        // are 35 days at 3 GHz).
-        for k in 0..=52 {
-            let (octave, slot) = layout.locate(1 << k);
+        let layout = layout(3, 30f64.exp2());
+        for k in 0..=62 {
+            let (octave, slot) = layout.entry_and_slot(layout.locate(1 << k));
             assert_eq!(layout.index(octave, slot), (k - 30) * 8, "2^{k} ticks");
-            let (octave, slot) = layout.locate((1 << k) + 1);
+            let (octave, slot) = layout.entry_and_slot(layout.locate((1 << k) + 1));
             if k > 3 {
                 assert_eq!(
                     layout.index(octave, slot),
@@ -468,34 +639,37 @@ mod tests {
     fn zero_and_values_under_the_threshold_go_to_the_zero_bucket() {
         let layout = Box::leak(Box::new(Layout::new(
             &NativeHistograms::new().zero_threshold(1e-6),
-            1e-9,
+            1e9,
         )));
-        assert_eq!(layout.locate(0), (ZERO, 0));
-        assert_eq!(layout.locate(999), (ZERO, 0));
-        assert_ne!(layout.locate(1_001).0, ZERO);
+        let zero = (layout.zero_entry(), 0);
+        let located = |ticks| layout.entry_and_slot(layout.locate(ticks));
+        assert_eq!(located(0), zero);
+        assert_eq!(located(999), zero);
+        assert_ne!(located(1_001), zero);
     }
 
     #[test]
     fn counts_are_exact_and_merged_across_shards() {
-        let buckets = NativeBuckets::new(layout(3, 1e-9));
+        let buckets = NativeBuckets::new(layout(3, 1e9));
         let writer = writers::current();
+        let (here, there) = (deferred_line(), deferred_line());
         for _ in 0..5 {
-            buckets.record(writer, 40_000_000); // 40 ms
+            buckets.record(writer, here, 40_000_000); // 40 ms
         }
-        buckets.record(writer, 0);
+        buckets.record(writer, here, 0);
         let handle = std::thread::scope(|scope| {
             scope
                 .spawn(|| {
                     let writer = writers::current();
                     for _ in 0..3 {
-                        buckets.record(writer, 40_000_000);
+                        buckets.record(writer, there, 40_000_000);
                     }
-                    buckets.record(writer, 1_000_000_000);
+                    buckets.record(writer, there, 1_000_000_000);
                 })
                 .join()
         });
         handle.unwrap();
-        let snapshot = buckets.snapshot();
+        let snapshot = buckets.snapshot([here, there].into_iter());
         assert_eq!(snapshot.schema, 3);
         assert_eq!(snapshot.zero_count, 1);
         assert_eq!(
@@ -503,6 +677,40 @@ mod tests {
             vec![(by_definition(0.04, 3), 8), (by_definition(1.0, 3), 1)]
         );
         assert_eq!(snapshot.count(), 10);
+    }
+
+    #[test]
+    fn settled_and_deferred_latencies_are_each_counted_once() {
+        let buckets = NativeBuckets::new(layout(3, 1e9));
+        let writer = writers::current();
+        let line = deferred_line();
+        // Two batches put in their buckets, and 10 latencies still deferred.
+        let calls = 2 * super::DEFERRED as u64 + 10;
+        for call in 0..calls {
+            buckets.record(writer, line, 1_000_000 * (1 + call % 3));
+            let snapshot = buckets.snapshot(std::iter::once(line));
+            assert_eq!(snapshot.count(), call + 1, "after call {call}");
+        }
+        let snapshot = buckets.snapshot(std::iter::once(line));
+        let expected: Vec<(i32, u64)> = [1e-3, 2e-3, 3e-3]
+            .iter()
+            .map(|&seconds| {
+                (
+                    by_definition(seconds, 3),
+                    calls / 3 + u64::from(calls % 3 > 0),
+                )
+            })
+            .collect();
+        // 40 calls: 14 of 1 ms, 13 of 2 ms, 13 of 3 ms.
+        assert_eq!(
+            snapshot
+                .buckets
+                .iter()
+                .map(|&(_, count)| count)
+                .sum::<u64>(),
+            calls
+        );
+        assert_eq!(snapshot.buckets[0], expected[0]);
     }
 
     #[test]
@@ -526,20 +734,26 @@ mod tests {
 
     #[test]
     fn memory_grows_with_the_octaves_seen_only() {
-        let buckets = NativeBuckets::new(layout(3, 1e-9));
+        let buckets = NativeBuckets::new(layout(3, 1e9));
         let empty = buckets.allocated_bytes();
         let writer = writers::current();
-        buckets.record(writer, 40_000_000);
+        let line = deferred_line();
+        // A batch of calls puts its latencies in their buckets (see `record`).
+        for _ in 0..super::DEFERRED {
+            buckets.record(writer, line, 40_000_000);
+        }
         let one_octave = buckets.allocated_bytes();
         for _ in 0..1000 {
-            buckets.record(writer, 41_000_000);
+            buckets.record(writer, line, 41_000_000);
         }
         assert_eq!(
             buckets.allocated_bytes(),
             one_octave,
             "same octave, no growth"
         );
-        buckets.record(writer, 100_000_000);
+        for _ in 0..super::DEFERRED {
+            buckets.record(writer, line, 100_000_000);
+        }
         assert!(buckets.allocated_bytes() > one_octave);
         assert!(one_octave > empty);
     }

@@ -329,10 +329,10 @@ impl HandlerFamilies {
             bounds_seconds: settings.buckets.clone(),
             #[cfg(feature = "native-histograms")]
             native: settings.native_histograms.as_ref().map(|native| {
-                let seconds_per_tick = crate::clock::clock().seconds_per_tick();
+                let ticks_per_second = crate::clock::clock().ticks_per_second();
                 &*Box::leak(Box::new(crate::native::Layout::new(
                     native,
-                    seconds_per_tick,
+                    ticks_per_second,
                 )))
             }),
             exemplar_source: settings.exemplar_source,

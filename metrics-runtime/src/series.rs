@@ -26,7 +26,7 @@ use once_cell::sync::OnceCell;
 use crate::clock::{self, Clock};
 use crate::exemplar::{Exemplar, ExemplarSource, Exemplars};
 #[cfg(feature = "native-histograms")]
-use crate::native::{Layout, NativeBuckets, NativeSnapshot};
+use crate::native::{DeferredLine, Layout, NativeBuckets, NativeSnapshot};
 use crate::writers::{self, Writer};
 
 /// A counter of a shard. A shard is a flat run of counters, in this order, then one per bucket
@@ -67,6 +67,15 @@ struct Line([AtomicU64; COUNTERS_PER_LINE]);
 fn zeroed(count: usize) -> Box<[Line]> {
     (0..count)
         .map(|_| Line(std::array::from_fn(|_| AtomicU64::new(0))))
+        .collect()
+}
+
+/// The lines of a series' shards, chunk by chunk (see `writers::chunk_sizes`): the first
+/// allocated now, the others by their first writer.
+fn chunks(lines_per_shard: usize) -> Box<[OnceCell<Box<[Line]>>]> {
+    let sizes = writers::chunk_sizes();
+    std::iter::once(OnceCell::with_value(zeroed(sizes[0] * lines_per_shard)))
+        .chain(sizes[1..].iter().map(|_| OnceCell::new()))
         .collect()
 }
 
@@ -173,10 +182,7 @@ impl Series {
         let bounds_ticks: Box<[u64]> = bounds_seconds.iter().map(|&b| clock.ticks(b)).collect();
         let counters = Counter::FIXED + bounds_ticks.len() + 1;
         let lines_per_shard = counters.div_ceil(COUNTERS_PER_LINE);
-        let sizes = writers::chunk_sizes();
-        let chunks = std::iter::once(OnceCell::with_value(zeroed(sizes[0] * lines_per_shard)))
-            .chain(sizes[1..].iter().map(|_| OnceCell::new()))
-            .collect();
+        let chunks = chunks(lines_per_shard);
         let exemplars = exemplar_source
             .map(|source| Exemplars::new(source, bounds_ticks.len() + 2, clock.ticks(1.0)));
         Series {
@@ -195,19 +201,31 @@ impl Series {
         }
     }
 
-    /// Adds native buckets laid out as `layout` says.
+    /// Adds native buckets laid out as `layout` says, and to each shard a line for the
+    /// latencies they defer (see `NativeBuckets::record`), its last.
     #[cfg(feature = "native-histograms")]
     pub(crate) fn with_native(mut self, layout: Option<&'static Layout>) -> Self {
-        self.native = layout.map(NativeBuckets::new);
+        if let Some(layout) = layout {
+            self.native = Some(NativeBuckets::new(layout));
+            self.lines_per_shard += 1;
+            self.chunks = chunks(self.lines_per_shard);
+        }
         self
     }
 
-    /// Bytes the native buckets of this series hold.
+    /// A shard's deferred latencies: its last line.
+    #[cfg(feature = "native-histograms")]
+    fn deferred<'a>(&self, shard: Shard<'a>) -> &'a DeferredLine {
+        &shard.0[self.lines_per_shard - 1].0
+    }
+
+    /// Bytes the native buckets of this series hold: theirs, and each allocated shard's line
+    /// of deferred latencies.
     #[cfg(feature = "native-histograms")]
     pub(crate) fn native_bytes(&self) -> usize {
-        self.native
-            .as_ref()
-            .map_or(0, NativeBuckets::allocated_bytes)
+        self.native.as_ref().map_or(0, |native| {
+            native.allocated_bytes() + self.shards().count() * std::mem::size_of::<Line>()
+        })
     }
 
     /// The shard `writer` names. `Acquire` (in `get`) makes the chunk's zeroed counters visible
@@ -282,7 +300,7 @@ impl Series {
         // native observations than classic ones.
         #[cfg(feature = "native-histograms")]
         if let Some(native) = &self.native {
-            native.record(writer, elapsed_ticks);
+            native.record(writer, self.deferred(shard), elapsed_ticks);
         }
         if let Some(exemplars) = &self.exemplars {
             exemplars.offer(bucket, now_ticks, || {
@@ -320,7 +338,10 @@ impl Series {
 
     pub(crate) fn snapshot(&self) -> Snapshot {
         #[cfg(feature = "native-histograms")]
-        let native = self.native.as_ref().map(NativeBuckets::snapshot);
+        let native = self
+            .native
+            .as_ref()
+            .map(|native| native.snapshot(self.shards().map(|shard| self.deferred(shard))));
         let buckets = self.bounds_ticks.len() + 1;
         let mut per_bucket = vec![0u64; buckets];
         let mut sum_ticks = 0u128;

@@ -38,6 +38,12 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
+    /// Whether this thread is the only writer of its shard (it holds a lease).
+    #[inline(always)]
+    pub(crate) fn is_exclusive(self) -> bool {
+        self.exclusive
+    }
+
     /// Adds `value` to `counter`, a counter of this writer's shard. `Release` publishes every
     /// write before it to a scrape that reads this one with `Acquire`.
     #[inline(always)]
