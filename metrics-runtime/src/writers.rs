@@ -39,6 +39,7 @@ pub(crate) struct Writer {
 
 impl Writer {
     /// Whether this thread is the only writer of its shard (it holds a lease).
+    #[cfg(feature = "native-histograms")]
     #[inline(always)]
     pub(crate) fn is_exclusive(self) -> bool {
         self.exclusive

@@ -66,25 +66,37 @@ fn scrapes_during_load_never_go_backwards_and_the_last_is_exact() {
             })
             .collect();
         stop.store(true, Ordering::Relaxed);
-        let calls: u64 = workers.into_iter().map(|worker| worker.join().unwrap()).sum();
+        let calls: u64 = workers
+            .into_iter()
+            .map(|worker| worker.join().unwrap())
+            .sum();
         (calls, scrapes)
     });
     let mut previous: Vec<(i64, u64)> = Vec::new();
     for (index, scrape) in scrapes.iter().enumerate() {
         let (buckets, native, count) = read(scrape);
-        assert!(native <= count, "scrape {index}: {native} native > {count} classic");
+        assert!(
+            native <= count,
+            "scrape {index}: {native} native > {count} classic"
+        );
         for &(bucket, before) in &previous {
             let now = buckets
                 .iter()
                 .find(|&&(b, _)| b == bucket)
                 .map_or(0, |&(_, count)| count);
-            assert!(now >= before, "scrape {index}: bucket {bucket} went {before} → {now}");
+            assert!(
+                now >= before,
+                "scrape {index}: bucket {bucket} went {before} → {now}"
+            );
         }
         previous = buckets;
     }
     let (buckets, native, count) = read(&gather_bytes(Format::Protobuf));
     assert_eq!(count, calls);
     assert_eq!(native, calls, "{buckets:?}");
-    assert!(buckets.len() > 1, "latencies spread over buckets: {buckets:?}");
+    assert!(
+        buckets.len() > 1,
+        "latencies spread over buckets: {buckets:?}"
+    );
     eprintln!("{calls} calls over {} buckets", buckets.len());
 }
