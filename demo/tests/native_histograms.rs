@@ -17,9 +17,8 @@ mod process;
 mod prometheus;
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use handler_metrics_demo::API_PREFIX;
@@ -100,30 +99,6 @@ async fn metrics(client: &Client, demo: &Demo, accept: &str) -> (String, Vec<u8>
     (content_type, response.bytes().await.unwrap().to_vec())
 }
 
-fn promtool_check_metrics(exposition: &[u8]) {
-    let mut promtool = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool runs (Debian: apt-get install prometheus)");
-    promtool
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(exposition)
-        .unwrap();
-    let output = promtool.wait_with_output().unwrap();
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(output.status.success(), "{report}");
-    assert!(report.trim().is_empty(), "lint warnings: {report}");
-}
-
 #[tokio::test]
 async fn a_native_prometheus_finds_the_rucio_latency_in_the_native_buckets() {
     let deadline = Instant::now() + DEADLINE;
@@ -139,7 +114,7 @@ async fn a_native_prometheus_finds_the_rucio_latency_in_the_native_buckets() {
     // What each kind of scraper gets from the same demo.
     let (content_type, text) = metrics(&client, &demo, "text/plain;version=0.0.4").await;
     assert!(content_type.starts_with("text/plain"), "{content_type}");
-    promtool_check_metrics(&text);
+    prometheus::promtool_check_metrics(&text);
     let (content_type, protobuf) = metrics(&client, &demo, NATIVE_ACCEPT).await;
     assert_eq!(
         content_type,

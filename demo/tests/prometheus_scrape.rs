@@ -19,7 +19,7 @@ use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use handler_metrics_demo::{API_PREFIX, NAMESPACE};
@@ -103,20 +103,6 @@ fn sum_of(exposition: &str, name: &str) -> f64 {
         .filter(|sample| sample.name == name)
         .map(|sample| sample.value)
         .sum()
-}
-
-fn promtool_check(exposition: &str) -> Output {
-    let mut promtool = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool starts");
-    let mut stdin = promtool.stdin.take().unwrap();
-    stdin.write_all(exposition.as_bytes()).unwrap();
-    drop(stdin);
-    promtool.wait_with_output().unwrap()
 }
 
 /// Prometheus config (JSON is YAML): scrape both demos every second with the bearer token.
@@ -235,21 +221,7 @@ async fn prometheus_scrapes_two_demo_instances_with_the_bearer_token() {
         let exposition = scrape(&client, demo).await;
         counted += sum_of(&exposition, &requests_total);
         counted_rejected += sum_of(&exposition, &format!("{NAMESPACE}_requests_rejected_total"));
-        let output = promtool_check(&exposition);
-        let report = format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        assert!(
-            output.status.success(),
-            "promtool check metrics failed:\n{report}"
-        );
-        assert_eq!(
-            report.trim(),
-            "",
-            "promtool check metrics has lint warnings"
-        );
+        prometheus::promtool_check_metrics(exposition.as_bytes());
     }
     assert_eq!(counted, sent, "the demos' own scrapes");
     assert_eq!(counted_rejected, rejected, "the demos' own scrapes");

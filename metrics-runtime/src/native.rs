@@ -24,7 +24,7 @@ use std::sync::{Mutex, PoisonError};
 use once_cell::sync::OnceCell;
 
 use crate::error::ConfigError;
-use crate::writers::{self, Writer};
+use crate::writers::{self, COUNTERS_PER_LINE, Line, Writer, zeroed};
 
 /// Native histograms for the handler latencies, in the protobuf exposition: exponential
 /// buckets at a resolution chosen once, instead of bounds chosen up front.
@@ -134,20 +134,8 @@ impl NativeHistograms {
 const MIN_SCHEMA: i32 = -4;
 const MAX_SCHEMA: i32 = 8;
 
-const COUNTERS_PER_LINE: usize = 16;
-
 /// Cells of the bucket table at the highest schema: `2^(8 + 1)`.
 const MAX_CELLS: usize = 2 << MAX_SCHEMA;
-
-/// 128 bytes, as a series' shard lines: one shard's counters never share a line with another's.
-#[repr(align(128))]
-struct Line([AtomicU64; COUNTERS_PER_LINE]);
-
-fn zeroed(count: usize) -> Box<[Line]> {
-    (0..count)
-        .map(|_| Line(std::array::from_fn(|_| AtomicU64::new(0))))
-        .collect()
-}
 
 /// Where observations go, the same for every series of a runtime.
 pub(crate) struct Layout {

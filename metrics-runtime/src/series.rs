@@ -27,7 +27,7 @@ use crate::clock::{self, Clock};
 use crate::exemplar::{Exemplar, ExemplarSource, Exemplars};
 #[cfg(feature = "native-histograms")]
 use crate::native::{DeferredLine, Layout, NativeBuckets, NativeSnapshot};
-use crate::writers::{self, Writer};
+use crate::writers::{self, COUNTERS_PER_LINE, Line, Writer, zeroed};
 
 /// A counter of a shard. A shard is a flat run of counters, in this order, then one per bucket
 /// (the last is `+Inf`): the number of buckets is the configuration's, and the run is split into
@@ -55,19 +55,6 @@ impl Counter {
             Counter::Bucket(bucket) => Counter::FIXED + bucket,
         }
     }
-}
-
-const COUNTERS_PER_LINE: usize = 16;
-
-/// 128 bytes: two 64-byte lines, because adjacent-line prefetching pairs them on x86_64.
-#[repr(align(128))]
-struct Line([AtomicU64; COUNTERS_PER_LINE]);
-
-/// `count` lines of zeroed counters.
-fn zeroed(count: usize) -> Box<[Line]> {
-    (0..count)
-        .map(|_| Line(std::array::from_fn(|_| AtomicU64::new(0))))
-        .collect()
 }
 
 /// The lines of a series' shards, chunk by chunk (see `writers::chunk_sizes`): the first

@@ -24,6 +24,21 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use once_cell::sync::Lazy;
 
+/// Counters per line of a shard.
+pub(crate) const COUNTERS_PER_LINE: usize = 16;
+
+/// What shards are made of: 128 bytes, two 64-byte lines, because adjacent-line prefetching
+/// pairs them on x86_64, so one thread's counters never share a line pair with another's.
+#[repr(align(128))]
+pub(crate) struct Line(pub(crate) [AtomicU64; COUNTERS_PER_LINE]);
+
+/// `count` lines of zeroed counters.
+pub(crate) fn zeroed(count: usize) -> Box<[Line]> {
+    (0..count)
+        .map(|_| Line(std::array::from_fn(|_| AtomicU64::new(0))))
+        .collect()
+}
+
 /// Shared shards, for the threads that found no lease.
 const STRIPES: usize = 4;
 /// The most leases out at once: bounds the shards, hence the memory, of every series.

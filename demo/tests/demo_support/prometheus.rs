@@ -1,6 +1,7 @@
 //! A throw-away Prometheus on a free loopback port, for the end-to-end tests, and its HTTP API.
 
 use std::fs::{self, File};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -131,4 +132,37 @@ impl Prometheus {
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
     }
+}
+
+/// `promtool check metrics` on `exposition`: panics unless it passes without a lint warning.
+#[allow(dead_code)]
+pub fn promtool_check_metrics(exposition: &[u8]) {
+    let mut promtool = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool runs (Debian: apt-get install prometheus)");
+    promtool
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(exposition)
+        .unwrap();
+    let output = promtool.wait_with_output().unwrap();
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.status.success(),
+        "promtool check metrics failed:\n{report}"
+    );
+    assert_eq!(
+        report.trim(),
+        "",
+        "promtool check metrics warned:\n{report}"
+    );
 }
