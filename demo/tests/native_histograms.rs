@@ -16,8 +16,6 @@ mod process;
 #[path = "demo_support/prometheus.rs"]
 mod prometheus;
 
-use std::fs;
-use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -26,7 +24,6 @@ use process::Demo;
 use prometheus::Prometheus;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::{Client, StatusCode};
-use serde_json::json;
 
 const TOKEN: &str = "native-test-token";
 
@@ -47,26 +44,6 @@ fn printed_rules() -> String {
         .unwrap();
     assert!(output.status.success(), "{output:?}");
     String::from_utf8(output.stdout).unwrap()
-}
-
-/// Prometheus config (JSON is YAML): the demo every second, with the token and the rules.
-fn write_config(dir: &Path, demo: &Demo) -> PathBuf {
-    let rules = dir.join("slo.rules.yml");
-    fs::write(&rules, printed_rules()).unwrap();
-    let token_file = dir.join("token");
-    fs::write(&token_file, TOKEN).unwrap();
-    let config = json!({
-        "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
-        "rule_files": [rules],
-        "scrape_configs": [{
-            "job_name": "rucio-jupyterlab",
-            "authorization": {"type": "Bearer", "credentials_file": token_file},
-            "static_configs": [{"targets": [demo.addr.to_string()]}],
-        }],
-    });
-    let config_file = dir.join("prometheus.yml");
-    fs::write(&config_file, config.to_string()).unwrap();
-    config_file
 }
 
 /// `count` list-scopes calls at once, each answered 200.
@@ -126,7 +103,8 @@ async fn a_native_prometheus_finds_the_rucio_latency_in_the_native_buckets() {
     );
 
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), &demo);
+    let config =
+        prometheus::config_with_rules(dir.path(), &demo.addr.to_string(), TOKEN, &printed_rules());
     let flags = ["--enable-feature=native-histograms"];
     let prometheus = Prometheus::start(&client, dir.path(), &config, &flags, deadline).await;
 
@@ -179,7 +157,8 @@ async fn slow_ratio(flags: &[&str], representation: &str) -> f64 {
         "300",
     ]);
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), &demo);
+    let config =
+        prometheus::config_with_rules(dir.path(), &demo.addr.to_string(), TOKEN, &printed_rules());
     let prometheus = Prometheus::start(&client, dir.path(), &config, flags, deadline).await;
     let mut rounds = 0;
     loop {

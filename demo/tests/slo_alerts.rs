@@ -21,7 +21,6 @@ use process::Demo;
 use prometheus::Prometheus;
 use reqwest::header::AUTHORIZATION;
 use reqwest::{Client, StatusCode};
-use serde_json::json;
 
 const TOKEN: &str = "slo-test-token";
 
@@ -88,21 +87,8 @@ async fn a_rucio_outage_pages_for_the_rucio_objective_and_for_nothing_else() {
     let client = Client::new();
     let demo = Demo::spawn(&["--token", TOKEN, "--rucio-latency-ms", "0"]);
     let dir = tempfile::tempdir().unwrap();
-    let rules = dir.path().join("slo.rules.yml");
-    fs::write(&rules, printed_rules()).unwrap();
-    let token_file = dir.path().join("token");
-    fs::write(&token_file, TOKEN).unwrap();
-    let config = json!({
-        "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
-        "rule_files": [rules],
-        "scrape_configs": [{
-            "job_name": "rucio-jupyterlab",
-            "authorization": {"type": "Bearer", "credentials_file": token_file},
-            "static_configs": [{"targets": [demo.addr.to_string()]}],
-        }],
-    });
-    let config_file = dir.path().join("prometheus.yml");
-    fs::write(&config_file, config.to_string()).unwrap();
+    let config_file =
+        prometheus::config_with_rules(dir.path(), &demo.addr.to_string(), TOKEN, &printed_rules());
     let prometheus = Prometheus::start(&client, dir.path(), &config_file, &[], deadline).await;
 
     // Rucio is down for every Rucio-calling request; the local routes answer. Traffic goes on

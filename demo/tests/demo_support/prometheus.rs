@@ -166,3 +166,25 @@ pub fn promtool_check_metrics(exposition: &[u8]) {
         "promtool check metrics warned:\n{report}"
     );
 }
+
+/// A Prometheus config in `dir` (JSON is YAML): scrape `target` every second with the bearer
+/// token `token` (kept in a file), evaluate `rules` (written to a file) every second.
+#[allow(dead_code)]
+pub fn config_with_rules(dir: &Path, target: &str, token: &str, rules: &str) -> PathBuf {
+    let rules_file = dir.join("slo.rules.yml");
+    fs::write(&rules_file, rules).unwrap();
+    let token_file = dir.join("token");
+    fs::write(&token_file, token).unwrap();
+    let config = serde_json::json!({
+        "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
+        "rule_files": [rules_file],
+        "scrape_configs": [{
+            "job_name": "rucio-jupyterlab",
+            "authorization": {"type": "Bearer", "credentials_file": token_file},
+            "static_configs": [{"targets": [target]}],
+        }],
+    });
+    let config_file = dir.join("prometheus.yml");
+    fs::write(&config_file, config.to_string()).unwrap();
+    config_file
+}
