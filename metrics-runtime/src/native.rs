@@ -200,15 +200,17 @@ impl Layout {
         layout
     }
 
-    /// The bucket index, at the stored schema, of a latency of `ticks` (at least 1).
+    /// The bucket index, at the stored schema, of a latency of `ticks` (at least 1): see the
+    /// module's comment.
     #[inline(always)]
     fn bucket(&self, ticks: u64) -> i32 {
-        bucket(
-            ticks,
-            self.stored_schema,
-            &self.bound_inside,
-            &self.bucket_in_octave_zero,
-        )
+        let shift = ticks.leading_zeros();
+        let normalised = ticks << shift;
+        let octave = 63 - shift as i32;
+        // At most 2^(8+1) cells: the mask only spares a bounds check.
+        let cell = ((normalised << 1) >> (63 - self.stored_schema)) as usize & (MAX_CELLS - 1);
+        let above = normalised > self.bound_inside[cell];
+        self.bucket_in_octave_zero[cell] + (octave << self.stored_schema) + i32::from(above)
     }
 
     /// The counter a latency of `ticks` increments: `entry << stored_schema | slot`, where
@@ -216,7 +218,7 @@ impl Layout {
     #[inline(always)]
     fn locate(&self, ticks: u64) -> usize {
         if ticks <= self.zero_ticks {
-            return self.octaves << self.stored_schema;
+            return self.zero_position();
         }
         (self.bucket(ticks) - self.first_index) as usize
     }
@@ -240,24 +242,11 @@ impl Layout {
     fn zero_entry(&self) -> usize {
         self.octaves
     }
-}
 
-/// The bucket index at `schema` (0 to 8) of a latency of `ticks` (at least 1), from the
-/// layout's tables (see the module's comment).
-#[inline(always)]
-fn bucket(
-    ticks: u64,
-    schema: u32,
-    bound_inside: &[u64; MAX_CELLS],
-    bucket_in_octave_zero: &[i32; MAX_CELLS],
-) -> i32 {
-    let shift = ticks.leading_zeros();
-    let normalised = ticks << shift;
-    let octave = 63 - shift as i32;
-    // At most 2^(8+1) cells: the mask only spares a bounds check.
-    let cell = ((normalised << 1) >> (63 - schema)) as usize & (MAX_CELLS - 1);
-    let above = normalised > bound_inside[cell];
-    bucket_in_octave_zero[cell] + (octave << schema) + i32::from(above)
+    /// The zero bucket's counter, as `locate` gives it.
+    fn zero_position(&self) -> usize {
+        self.zero_entry() << self.stored_schema
+    }
 }
 
 /// One chunk's octaves (and zero bucket), each allocated when a call first lands in it.
@@ -323,7 +312,7 @@ impl NativeBuckets {
     #[inline]
     pub(crate) fn record(&self, writer: Writer, deferred: &DeferredLine, ticks: u64) {
         if !writer.is_exclusive() {
-            self.increment(self.directory(writer), writer, self.layout.locate(ticks));
+            self.add(self.directory(writer), writer, self.layout.locate(ticks), 1);
             return;
         }
         let [filled, latencies @ ..] = deferred;
@@ -338,8 +327,7 @@ impl NativeBuckets {
         }
     }
 
-    /// Puts the deferred latencies of a shard in their buckets. Only the shard's thread writes
-    /// its counters (it holds the lease), so a plain read and write add one.
+    /// Puts the deferred latencies of a shard in their buckets.
     #[cold]
     #[inline(never)]
     fn settle(&self, writer: Writer, deferred: &DeferredLine) {
@@ -354,58 +342,29 @@ impl NativeBuckets {
         for latency in latencies {
             latency.store(0, Ordering::Release);
         }
-        // Every bucket first, side by side, from values in registers, then the counts: a
-        // count's address known only as it is written makes the CPU guess whether the next
-        // read depends on it, and a wrong guess restarts the batch.
-        // The layout's fields copied out, so that they stay in registers through the loop.
-        let (zero_ticks, schema, first_index) =
-            (layout.zero_ticks, layout.stored_schema, layout.first_index);
-        let (bounds, buckets) = (&layout.bound_inside, &layout.bucket_in_octave_zero);
-        let zero_position = layout.octaves << schema;
-        let mut positions = [usize::MAX; DEFERRED];
+        // Every bucket first, side by side, then the counts: a count's address known only as
+        // it is written makes the CPU guess whether the next read depends on it, and a wrong
+        // guess restarts the batch.
+        let mut positions = [None; DEFERRED];
         for (position, &ticks) in positions.iter_mut().zip(&ticks) {
-            *position = match ticks {
-                0 => usize::MAX,
-                ticks if ticks - 1 <= zero_ticks => zero_position,
-                ticks => (bucket(ticks - 1, schema, bounds, buckets) - first_index) as usize,
-            };
+            if ticks != 0 {
+                *position = Some(layout.locate(ticks - 1));
+            }
         }
-        let first_line = writer.offset as usize * layout.lines_per_block;
         // Most latencies of a batch share a bucket: one read and write per run of them.
         let mut run: Option<(usize, u64)> = None;
-        for position in positions.into_iter().chain([usize::MAX]) {
-            match &mut run {
-                Some((current, count)) if *current == position => {
+        for position in positions.into_iter().chain([None]) {
+            match (&mut run, position) {
+                (Some((current, count)), Some(position)) if *current == position => {
                     *count += 1;
                     continue;
                 }
-                Some((current, count)) => self.add(directory, writer, first_line, *current, *count),
-                None => {}
+                (Some((current, count)), _) => self.add(directory, writer, *current, *count),
+                (None, _) => {}
             }
-            run = (position != usize::MAX).then_some((position, 1));
+            run = position.map(|position| (position, 1));
         }
         filled.store(0, Ordering::Relaxed);
-    }
-
-    /// Adds `count` to the counter at `position` of the shard whose lines start at `first_line`,
-    /// as its only writer.
-    #[inline(always)]
-    fn add(
-        &self,
-        directory: &Directory,
-        writer: Writer,
-        first_line: usize,
-        position: usize,
-        count: u64,
-    ) {
-        let (entry, slot) = self.layout.entry_and_slot(position);
-        let lines = match directory.0[entry].get() {
-            Some(lines) => lines,
-            None => self.block(directory, usize::from(writer.chunk), entry),
-        };
-        let counter = &lines[first_line + slot / COUNTERS_PER_LINE].0[slot % COUNTERS_PER_LINE];
-        // Release: the slots were emptied before (see `settle`).
-        counter.store(counter.load(Ordering::Relaxed) + count, Ordering::Release);
     }
 
     #[inline(always)]
@@ -417,8 +376,11 @@ impl NativeBuckets {
         }
     }
 
+    /// Adds `count` to the counter at `position` of the writer's shard. `Release`: a scrape
+    /// that reads it with `Acquire` sees the call's classic bucket and start, and the slot it
+    /// came from already emptied (see `settle`).
     #[inline(always)]
-    fn increment(&self, directory: &Directory, writer: Writer, position: usize) {
+    fn add(&self, directory: &Directory, writer: Writer, position: usize, count: u64) {
         let (entry, slot) = self.layout.entry_and_slot(position);
         let lines = match directory.0[entry].get() {
             Some(lines) => lines,
@@ -427,7 +389,7 @@ impl NativeBuckets {
         let line = writer.offset as usize * self.layout.lines_per_block + slot / COUNTERS_PER_LINE;
         writer.add(
             &lines[line].0[slot % COUNTERS_PER_LINE],
-            1,
+            count,
             Ordering::Release,
         );
     }
@@ -505,8 +467,7 @@ impl NativeBuckets {
                 counts.entry(*position).or_insert(count);
             }
         }
-        let zero_position = layout.zero_entry() * per_octave;
-        let zero_count = counts.remove(&zero_position).unwrap_or(0);
+        let zero_count = counts.remove(&layout.zero_position()).unwrap_or(0);
         let buckets = counts
             .into_iter()
             .map(|(position, count)| (layout.first_index + position as i32, count))

@@ -291,7 +291,7 @@ impl<T, E, F: From<E>> FromResidual<Result<Infallible, E>> for Poll<Option<Resul
 }
 
 /// Bytes the native histogram buckets of every series hold now: for the memory figures of
-/// `thread_sweep`.
+/// the `native_memory` benchmark.
 #[cfg(feature = "native-histograms")]
 pub fn native_histogram_bytes() -> usize {
     crate::registry::runtime().native_bytes()

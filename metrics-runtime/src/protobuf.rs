@@ -308,30 +308,32 @@ pub(crate) fn write_handler_families(
             .message(field::METRIC_LABEL, label("module", site.module));
         metric
     };
-    let integers = |out: &mut Vec<u8>, desc: &Desc, kind, value: fn(&Snapshot) -> u64| {
-        let metrics = series
-            .iter()
-            .map(|(site, snapshot)| {
-                let mut metric = labelled(site);
-                let mut number = Message::new();
-                number.double(field::VALUE, value(snapshot) as f64);
-                if kind == MetricType::COUNTER {
-                    // The error counter's exemplar: the last failed call's trace.
-                    if desc.fq_name == families.errors.fq_name {
-                        if let Some(exemplar) = snapshot.error_exemplar() {
+    // A value per series, and the exemplar a counter carries, if any.
+    let integers =
+        |out: &mut Vec<u8>, desc: &Desc, kind, value: fn(&Snapshot) -> (u64, Option<&Exemplar>)| {
+            let metrics = series
+                .iter()
+                .map(|(site, snapshot)| {
+                    let (value, exemplar) = value(snapshot);
+                    let mut metric = labelled(site);
+                    let mut number = Message::new();
+                    number.double(field::VALUE, value as f64);
+                    if kind == MetricType::COUNTER {
+                        if let Some(exemplar) = exemplar {
                             number.message(field::COUNTER_EXEMPLAR, encode_exemplar(exemplar));
                         }
+                        metric.message(field::METRIC_COUNTER, number);
+                    } else {
+                        metric.message(field::METRIC_GAUGE, number);
                     }
-                    metric.message(field::METRIC_COUNTER, number);
-                } else {
-                    metric.message(field::METRIC_GAUGE, number);
-                }
-                metric
-            })
-            .collect();
-        write_family(out, &desc.fq_name, &desc.help, kind, metrics);
-    };
-    integers(out, &families.errors, MetricType::COUNTER, |s| s.errors);
+                    metric
+                })
+                .collect();
+            write_family(out, &desc.fq_name, &desc.help, kind, metrics);
+        };
+    integers(out, &families.errors, MetricType::COUNTER, |s| {
+        (s.errors, s.error_exemplar())
+    });
     let latency = series
         .iter()
         .map(|(site, snapshot)| {
@@ -362,14 +364,15 @@ pub(crate) fn write_handler_families(
         MetricType::HISTOGRAM,
         latency,
     );
-    integers(
-        out,
-        &families.in_flight,
-        MetricType::GAUGE,
-        Snapshot::in_flight,
-    );
-    integers(out, &families.rejected, MetricType::COUNTER, |s| s.rejected);
-    integers(out, &families.requests, MetricType::COUNTER, |s| s.started);
+    integers(out, &families.in_flight, MetricType::GAUGE, |s| {
+        (s.in_flight(), None)
+    });
+    integers(out, &families.rejected, MetricType::COUNTER, |s| {
+        (s.rejected, None)
+    });
+    integers(out, &families.requests, MetricType::COUNTER, |s| {
+        (s.started, None)
+    });
 }
 
 #[cfg(test)]
