@@ -252,12 +252,12 @@ impl Layout {
 /// One chunk's octaves (and zero bucket), each allocated when a call first lands in it.
 struct Directory(Box<[OnceCell<Box<[Line]>>]>);
 
-/// Latencies a shard's thread deferred (see `NativeBuckets::record`).
+/// Observations a shard's thread deferred (see `NativeBuckets::record`).
 const DEFERRED: usize = 15;
 
-/// A shard's deferred latencies: how many slots are filled, then `DEFERRED` slots, each a
-/// latency in ticks plus one (0: empty). The series keeps it as the last line of the shard, so
-/// a call finds it where it finds its other counters.
+/// A shard's deferred observations: how many slots are filled, then `DEFERRED` slots, each a
+/// bucket position (as `Layout::locate` gives it) plus one (0: empty). The series keeps it as
+/// the last line of the shard, so a call finds it where it finds its other counters.
 pub(crate) type DeferredLine = [AtomicU64; DEFERRED + 1];
 
 /// The native buckets of one series.
@@ -266,7 +266,7 @@ pub(crate) struct NativeBuckets {
     /// One directory per chunk of shards (see `writers::chunk_sizes`).
     chunks: Box<[OnceCell<Directory>]>,
     /// The largest count a scrape reported per bucket position: a scrape that reads a deferred
-    /// latency and the next one, racing its move into a bucket, may count it in neither, and
+    /// observation and the next one, racing its move into a bucket, may count it in neither, and
     /// reports what the first one did instead (see `record`).
     reported: Mutex<BTreeMap<usize, u64>>,
 }
@@ -303,23 +303,32 @@ impl NativeBuckets {
 
     /// Counts a latency of `ticks`.
     ///
-    /// A thread that owns its shard defers the buckets: it appends the latency to its shard's
-    /// `deferred` line, and every `DEFERRED`th call puts them all in their buckets. Finding a
-    /// bucket is a chain of dependent reads (a table, then the octave's block); one per call
-    /// would add the chain's whole length to every call, while a batch runs its chains side by
-    /// side. A scrape counts the deferred latencies too (see `snapshot`), so none waits for the
-    /// batch to be seen. Threads without a shard of their own (see `writers`) count directly.
+    /// The call finds the bucket itself, but a thread that owns its shard does not count it
+    /// yet: it appends the bucket's position to its shard's `deferred` line, and every
+    /// `DEFERRED`th call adds them all to their counters. The lookup is arithmetic and two table
+    /// reads, which the CPU runs in the shadow of the clock reading; an increment of a counter
+    /// whose address comes from the clock is not: the CPU cannot tell whether the next call's
+    /// reads depend on it until it is known, and on one thread it cost more than the rest of
+    /// the native path together (BENCHMARKS.md). The slot's address is known early. A scrape
+    /// counts the deferred positions too (see `snapshot`), so none waits for the batch to be
+    /// seen. Threads without a shard of their own (see `writers`) count directly.
     #[inline]
     pub(crate) fn record(&self, writer: Writer, deferred: &DeferredLine, ticks: u64) {
+        let position = self.layout.locate(ticks);
         if !writer.is_exclusive() {
-            self.add(self.directory(writer), writer, self.layout.locate(ticks), 1);
+            let (entry, slot) = self.layout.entry_and_slot(position);
+            self.increment(
+                writer,
+                self.lines(self.directory(writer), writer, entry),
+                slot,
+            );
             return;
         }
-        let [filled, latencies @ ..] = deferred;
+        let [filled, positions @ ..] = deferred;
         let filled_now = filled.load(Ordering::Relaxed) as usize;
-        // Release: a scrape that reads the latency with `Acquire` sees the call's classic
+        // Release: a scrape that reads the position with `Acquire` sees the call's classic
         // bucket and start too.
-        latencies[filled_now.min(DEFERRED - 1)].store(ticks.saturating_add(1), Ordering::Release);
+        positions[filled_now.min(DEFERRED - 1)].store(position as u64 + 1, Ordering::Release);
         if filled_now + 1 < DEFERRED {
             filled.store(filled_now as u64 + 1, Ordering::Relaxed);
         } else {
@@ -327,42 +336,28 @@ impl NativeBuckets {
         }
     }
 
-    /// Puts the deferred latencies of a shard in their buckets.
+    /// Adds a shard's deferred observations to their counters.
     #[cold]
     #[inline(never)]
     fn settle(&self, writer: Writer, deferred: &DeferredLine) {
-        let layout = self.layout;
         let directory = self.directory(writer);
-        let [filled, latencies @ ..] = deferred;
-        let ticks: [u64; DEFERRED] =
-            std::array::from_fn(|slot| latencies[slot].load(Ordering::Relaxed));
-        // Release, here and for the counts: the slots are emptied before the buckets are
-        // counted, so a scrape that sees a latency in its bucket (with `Acquire`) never also
-        // finds it in its slot.
-        for latency in latencies {
-            latency.store(0, Ordering::Release);
-        }
-        // Every bucket first, side by side, then the counts: a count's address known only as
-        // it is written makes the CPU guess whether the next read depends on it, and a wrong
-        // guess restarts the batch.
-        let mut positions = [None; DEFERRED];
-        for (position, &ticks) in positions.iter_mut().zip(&ticks) {
-            if ticks != 0 {
-                *position = Some(layout.locate(ticks - 1));
+        let [filled, slots @ ..] = deferred;
+        // A batch's observations mostly share an octave: its block is looked up once.
+        let mut block: (usize, &[Line]) = (usize::MAX, &[]);
+        for pending in slots {
+            let stored = pending.load(Ordering::Relaxed);
+            // Release, here and for the count: the slot is emptied before its bucket is
+            // counted, so a scrape that sees an observation in its bucket (with `Acquire`)
+            // never also finds it in its slot.
+            pending.store(0, Ordering::Release);
+            if stored == 0 {
+                continue;
             }
-        }
-        // Most latencies of a batch share a bucket: one read and write per run of them.
-        let mut run: Option<(usize, u64)> = None;
-        for position in positions.into_iter().chain([None]) {
-            match (&mut run, position) {
-                (Some((current, count)), Some(position)) if *current == position => {
-                    *count += 1;
-                    continue;
-                }
-                (Some((current, count)), _) => self.add(directory, writer, *current, *count),
-                (None, _) => {}
+            let (entry, slot) = self.layout.entry_and_slot(stored as usize - 1);
+            if block.0 != entry {
+                block = (entry, self.lines(directory, writer, entry));
             }
-            run = position.map(|position| (position, 1));
+            self.increment(writer, block.1, slot);
         }
         filled.store(0, Ordering::Relaxed);
     }
@@ -376,22 +371,26 @@ impl NativeBuckets {
         }
     }
 
-    /// Adds `count` to the counter at `position` of the writer's shard. `Release`: a scrape
-    /// that reads it with `Acquire` sees the call's classic bucket and start, and the slot it
-    /// came from already emptied (see `settle`).
+    /// Counts one observation in counter `slot` of the writer's shard in an octave's `lines`.
+    /// `Release`: a scrape that reads it with `Acquire` sees the call's classic bucket and
+    /// start, and the slot it came from already emptied (see `settle`).
     #[inline(always)]
-    fn add(&self, directory: &Directory, writer: Writer, position: usize, count: u64) {
-        let (entry, slot) = self.layout.entry_and_slot(position);
-        let lines = match directory.0[entry].get() {
-            Some(lines) => lines,
-            None => self.block(directory, usize::from(writer.chunk), entry),
-        };
+    fn increment(&self, writer: Writer, lines: &[Line], slot: usize) {
         let line = writer.offset as usize * self.layout.lines_per_block + slot / COUNTERS_PER_LINE;
         writer.add(
             &lines[line].0[slot % COUNTERS_PER_LINE],
-            count,
+            1,
             Ordering::Release,
         );
+    }
+
+    /// The counters of octave (or zero bucket) `entry` for every shard of the writer's chunk.
+    #[inline(always)]
+    fn lines<'a>(&self, directory: &'a Directory, writer: Writer, entry: usize) -> &'a [Line] {
+        match directory.0[entry].get() {
+            Some(lines) => lines,
+            None => self.block(directory, usize::from(writer.chunk), entry),
+        }
     }
 
     #[cold]
@@ -422,7 +421,7 @@ impl NativeBuckets {
         bytes
     }
 
-    /// The counts of every shard, with the latencies in `deferred` (every shard's line),
+    /// The counts of every shard, with the observations in `deferred` (every shard's line),
     /// merged to at most `max_buckets` buckets.
     pub(crate) fn snapshot<'a>(
         &self,
@@ -431,9 +430,9 @@ impl NativeBuckets {
         let layout = self.layout;
         let per_octave = 1usize << layout.stored_schema;
         let mut counts: BTreeMap<usize, u64> = BTreeMap::new();
-        // The buckets first, then the deferred latencies: a latency moved into its bucket
-        // after the buckets were read is still seen in its slot, or already replaced there; in
-        // the second case neither read counts it, and `reported` keeps its earlier count.
+        // The buckets first, then the deferred observations: one moved into its bucket after
+        // the buckets were read is still seen in its slot, or already replaced there; in the
+        // second case neither read counts it, and `reported` keeps its earlier count.
         for directory in self.chunks.iter().filter_map(OnceCell::get) {
             for (entry, lines) in directory.0.iter().enumerate() {
                 let Some(lines) = lines.get() else { continue };
@@ -448,11 +447,11 @@ impl NativeBuckets {
                 }
             }
         }
-        for [_, latencies @ ..] in deferred {
-            for latency in latencies {
-                let ticks = latency.load(Ordering::Acquire);
-                if ticks != 0 {
-                    *counts.entry(layout.locate(ticks - 1)).or_default() += 1;
+        for [_, positions @ ..] in deferred {
+            for slot in positions {
+                let stored = slot.load(Ordering::Acquire);
+                if stored != 0 {
+                    *counts.entry(stored as usize - 1).or_default() += 1;
                 }
             }
         }
@@ -525,7 +524,7 @@ mod tests {
         (seconds.log2() * f64::from(schema).exp2()).ceil() as i32
     }
 
-    /// A shard's line of deferred latencies, as a series keeps it.
+    /// A shard's line of deferred observations, as a series keeps it.
     fn deferred_line() -> &'static DeferredLine {
         Box::leak(Box::new(std::array::from_fn(|_| AtomicU64::new(0))))
     }
@@ -629,11 +628,11 @@ mod tests {
     }
 
     #[test]
-    fn settled_and_deferred_latencies_are_each_counted_once() {
+    fn settled_and_deferred_observations_are_each_counted_once() {
         let buckets = NativeBuckets::new(layout(3, 1e9));
         let writer = writers::current();
         let line = deferred_line();
-        // Two batches put in their buckets, and 10 latencies still deferred.
+        // Two batches counted, and 10 observations still deferred.
         let calls = 2 * super::DEFERRED as u64 + 10;
         for call in 0..calls {
             buckets.record(writer, line, 1_000_000 * (1 + call % 3));
@@ -687,7 +686,7 @@ mod tests {
         let empty = buckets.allocated_bytes();
         let writer = writers::current();
         let line = deferred_line();
-        // A batch of calls puts its latencies in their buckets (see `record`).
+        // A batch of calls is counted (see `record`).
         for _ in 0..super::DEFERRED {
             buckets.record(writer, line, 40_000_000);
         }
