@@ -255,6 +255,11 @@ struct Directory(Box<[OnceCell<Box<[Line]>>]>);
 /// Observations a shard's thread deferred (see `NativeBuckets::record`).
 const DEFERRED: usize = 15;
 
+/// Bucket positions a batch tallies in one register (see `NativeBuckets::settle`): 16 fields
+/// of 4 bits, each able to hold a whole batch.
+const TALLIED: usize = 16;
+const _: () = assert!(DEFERRED < 1 << 4 && TALLIED * 4 == u64::BITS as usize);
+
 /// A shard's deferred observations: how many slots are filled, then `DEFERRED` slots, each a
 /// bucket position (as `Layout::locate` gives it) plus one (0: empty). The series keeps it as
 /// the last line of the shard, so a call finds it where it finds its other counters.
@@ -303,24 +308,24 @@ impl NativeBuckets {
 
     /// Counts a latency of `ticks`.
     ///
-    /// The call finds the bucket itself, but a thread that owns its shard does not count it
-    /// yet: it appends the bucket's position to its shard's `deferred` line, and every
-    /// `DEFERRED`th call adds them all to their counters. The lookup is arithmetic and two table
-    /// reads, which the CPU runs in the shadow of the clock reading; an increment of a counter
-    /// whose address comes from the clock is not: the CPU cannot tell whether the next call's
-    /// reads depend on it until it is known, and on one thread it cost more than the rest of
-    /// the native path together (BENCHMARKS.md). The slot's address is known early. A scrape
-    /// counts the deferred positions too (see `snapshot`), so none waits for the batch to be
-    /// seen. Threads without a shard of their own (see `writers`) count directly.
+    /// The call finds its bucket (arithmetic and two table reads, which the CPU runs in the
+    /// shadow of the clock reading), but a thread that owns its shard does not count it yet: it
+    /// appends the bucket's position to its shard's `deferred` line, and every `DEFERRED`th
+    /// call counts the batch (`settle`). A counter whose address comes from the clock reading
+    /// would make the CPU wait, before the next call's reads, until it knows whether they
+    /// depend on it; the slot's address is known early (BENCHMARKS.md has the measurements). A
+    /// scrape counts the deferred positions too (see `snapshot`), so none waits for a batch to
+    /// be seen. Threads without a shard of their own (see `writers`) count directly.
     #[inline]
     pub(crate) fn record(&self, writer: Writer, deferred: &DeferredLine, ticks: u64) {
         let position = self.layout.locate(ticks);
         if !writer.is_exclusive() {
             let (entry, slot) = self.layout.entry_and_slot(position);
-            self.increment(
+            self.add(
                 writer,
                 self.lines(self.directory(writer), writer, entry),
                 slot,
+                1,
             );
             return;
         }
@@ -337,27 +342,49 @@ impl NativeBuckets {
     }
 
     /// Adds a shard's deferred observations to their counters.
+    ///
+    /// Counted one by one, each count would wait for the one before it: its address comes from
+    /// a slot, and the CPU cannot tell whether the previous write went there. Positions near
+    /// the batch's first are tallied in 4-bit fields of one register instead (at most
+    /// `DEFERRED` < 16 in each), and written once per bucket; the others, one by one.
     #[cold]
     #[inline(never)]
     fn settle(&self, writer: Writer, deferred: &DeferredLine) {
         let directory = self.directory(writer);
         let [filled, slots @ ..] = deferred;
-        // A batch's observations mostly share an octave: its block is looked up once.
+        // Stored values are positions plus one, so `base` >= 1 leaves an empty slot (0) out of
+        // the tally.
+        let base = slots[0]
+            .load(Ordering::Relaxed)
+            .saturating_sub(TALLIED as u64 / 2)
+            .max(1);
+        let mut tally: u64 = 0;
         let mut block: (usize, &[Line]) = (usize::MAX, &[]);
-        for pending in slots {
-            let stored = pending.load(Ordering::Relaxed);
-            // Release, here and for the count: the slot is emptied before its bucket is
-            // counted, so a scrape that sees an observation in its bucket (with `Acquire`)
-            // never also finds it in its slot.
-            pending.store(0, Ordering::Release);
-            if stored == 0 {
-                continue;
-            }
-            let (entry, slot) = self.layout.entry_and_slot(stored as usize - 1);
+        let mut count = |position: usize, count: u64| {
+            let (entry, slot) = self.layout.entry_and_slot(position);
             if block.0 != entry {
                 block = (entry, self.lines(directory, writer, entry));
             }
-            self.increment(writer, block.1, slot);
+            self.add(writer, block.1, slot, count);
+        };
+        for pending in slots {
+            let stored = pending.load(Ordering::Relaxed);
+            // Release, here and for the counts: the slot is emptied before its bucket is
+            // counted, so a scrape that sees an observation in its bucket (with `Acquire`)
+            // never also finds it in its slot.
+            pending.store(0, Ordering::Release);
+            let offset = stored.wrapping_sub(base);
+            if offset < TALLIED as u64 {
+                tally += 1 << (4 * offset);
+            } else if stored != 0 {
+                count(stored as usize - 1, 1);
+            }
+        }
+        while tally != 0 {
+            let field = tally.trailing_zeros() / 4;
+            let tallied = (tally >> (4 * field)) & 0xf;
+            tally &= !(0xf << (4 * field));
+            count((base - 1) as usize + field as usize, tallied);
         }
         filled.store(0, Ordering::Relaxed);
     }
@@ -371,15 +398,15 @@ impl NativeBuckets {
         }
     }
 
-    /// Counts one observation in counter `slot` of the writer's shard in an octave's `lines`.
+    /// Adds `count` to counter `slot` of the writer's shard in an octave's `lines`.
     /// `Release`: a scrape that reads it with `Acquire` sees the call's classic bucket and
     /// start, and the slot it came from already emptied (see `settle`).
     #[inline(always)]
-    fn increment(&self, writer: Writer, lines: &[Line], slot: usize) {
+    fn add(&self, writer: Writer, lines: &[Line], slot: usize, count: u64) {
         let line = writer.offset as usize * self.layout.lines_per_block + slot / COUNTERS_PER_LINE;
         writer.add(
             &lines[line].0[slot % COUNTERS_PER_LINE],
-            1,
+            count,
             Ordering::Release,
         );
     }
@@ -513,7 +540,8 @@ fn reduce(
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::AtomicU64;
+    use std::collections::BTreeMap;
+    use std::sync::atomic::{AtomicU64, Ordering};
 
     use super::{DeferredLine, Layout, NativeBuckets, NativeHistograms, reduce};
     use crate::writers;
@@ -625,6 +653,38 @@ mod tests {
             vec![(by_definition(0.04, 3), 8), (by_definition(1.0, 3), 1)]
         );
         assert_eq!(snapshot.count(), 10);
+    }
+
+    /// A batch counts the buckets near its first latency in one register of 4-bit fields, the
+    /// others one by one: a whole batch in one bucket fills a field without spilling into the
+    /// next, and buckets far below and above the first, and the zero bucket, are counted too.
+    #[test]
+    fn a_batch_counts_near_and_far_buckets_exactly() {
+        let buckets = NativeBuckets::new(layout(3, 1e9));
+        let writer = writers::current();
+        let line = deferred_line();
+        for _ in 0..super::DEFERRED {
+            buckets.record(writer, line, 5_000_000); // 5 ms
+        }
+        let snapshot = buckets.snapshot(std::iter::once(line));
+        assert_eq!(snapshot.buckets, vec![(by_definition(0.005, 3), 15)]);
+        // 5 ms first; 1 µs and 10 s lie hundreds of buckets away; 0 is the zero bucket.
+        let batch = [
+            5e-3, 1e-6, 5.1e-3, 10.0, 0.0, 6e-3, 1e-6, 5e-3, 4.9e-3, 10.0, 5e-3, 5e-3, 7e-3, 0.0,
+            5e-3,
+        ];
+        assert_eq!(batch.len(), super::DEFERRED);
+        for seconds in batch {
+            buckets.record(writer, line, (seconds * 1e9) as u64);
+        }
+        assert!(line.iter().all(|slot| slot.load(Ordering::Relaxed) == 0));
+        let snapshot = buckets.snapshot(std::iter::once(line));
+        let mut expected = BTreeMap::from([(by_definition(0.005, 3), 15)]);
+        for seconds in batch.into_iter().filter(|&seconds| seconds > 0.0) {
+            *expected.entry(by_definition(seconds, 3)).or_default() += 1;
+        }
+        assert_eq!(snapshot.zero_count, 2);
+        assert_eq!(snapshot.buckets, expected.into_iter().collect::<Vec<_>>());
     }
 
     #[test]

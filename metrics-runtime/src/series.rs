@@ -70,6 +70,14 @@ fn chunks(lines_per_shard: usize) -> Box<[OnceCell<Box<[Line]>>]> {
 #[derive(Clone, Copy)]
 struct Shard<'a>(&'a [Line]);
 
+/// A writer and its shard of one series: a call that ends on the thread it started on finds
+/// the shard once, for its start and its end.
+#[derive(Clone, Copy)]
+pub(crate) struct WriterShard<'a> {
+    writer: Writer,
+    shard: Shard<'a>,
+}
+
 impl<'a> Shard<'a> {
     #[inline]
     fn counter(self, counter: Counter) -> &'a AtomicU64 {
@@ -245,26 +253,29 @@ impl Series {
             .map(Shard)
     }
 
+    /// The shard `writer` records in.
     #[inline]
-    pub(crate) fn record_start(&self, writer: Writer) {
-        increment(
+    pub(crate) fn writer_shard(&self, writer: Writer) -> WriterShard<'_> {
+        WriterShard {
             writer,
-            self.shard(writer),
-            Counter::Started,
-            Ordering::Relaxed,
-        );
+            shard: self.shard(writer),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn record_start(&self, WriterShard { writer, shard }: WriterShard<'_>) {
+        increment(writer, shard, Counter::Started, Ordering::Relaxed);
     }
 
     /// `now_ticks` is the clock reading that ended the call.
     #[inline]
     pub(crate) fn record_end(
         &self,
-        writer: Writer,
+        WriterShard { writer, shard }: WriterShard<'_>,
         now_ticks: u64,
         elapsed_ticks: u64,
         failed: bool,
     ) {
-        let shard = self.shard(writer);
         // Release, as the bucket below: a scrape that reads this error with `Acquire` sees the
         // start of its call too (see `snapshot`), so it never shows more errors than requests.
         if failed {
@@ -433,8 +444,8 @@ mod tests {
             |counter: Counter| matches!(counter, Counter::Errors | Counter::Bucket(_));
 
         let writes = accesses(|| {
-            series.record_start(writer);
-            series.record_end(writer, series.clock.now(), 1, true);
+            series.record_start(series.writer_shard(writer));
+            series.record_end(series.writer_shard(writer), series.clock.now(), 1, true);
         });
         let start = writes
             .iter()
@@ -492,8 +503,13 @@ mod tests {
             .store(near_wrap, Ordering::Relaxed);
         let before = series.snapshot();
         let ticks = series.clock.ticks(0.5);
-        series.record_start(writer);
-        series.record_end(writer, series.clock.now(), ticks, false);
+        series.record_start(series.writer_shard(writer));
+        series.record_end(
+            series.writer_shard(writer),
+            series.clock.now(),
+            ticks,
+            false,
+        );
         let after = series.snapshot();
         assert!(
             after.sum_seconds > before.sum_seconds,

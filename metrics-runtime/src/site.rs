@@ -12,8 +12,8 @@ use std::task::{Context, Poll};
 use once_cell::sync::OnceCell;
 
 use crate::registry;
-use crate::series::Series;
-use crate::writers::{self, Writer};
+use crate::series::{Series, WriterShard};
+use crate::writers;
 
 /// Names the `Self` type of a method (`core::any::type_name::<Self>`), or nothing for free fns.
 pub type SelfType = fn() -> &'static str;
@@ -83,12 +83,12 @@ impl CallSite {
     #[inline(always)]
     fn start(&'static self, self_type: SelfType, ends_here: bool) -> Guard {
         let series = self.series(self_type);
-        let writer = writers::current();
-        series.record_start(writer);
+        let shard = series.writer_shard(writers::current());
+        series.record_start(shard);
         Guard {
             series,
             start: series.clock.now(),
-            end_writer: ends_here.then_some(writer),
+            end_shard: ends_here.then_some(shard),
             unwinding_is_error: true,
         }
     }
@@ -210,8 +210,8 @@ pub struct Guard {
     series: &'static Series,
     /// Clock ticks; scaled to seconds only when a scrape reads the sum.
     start: u64,
-    /// The writer to record the end with, when the call cannot change threads.
-    end_writer: Option<Writer>,
+    /// The shard to record the end in, when the call cannot change threads.
+    end_shard: Option<WriterShard<'static>>,
     /// Whether a drop while the thread unwinds means the body panicked. True while the body
     /// runs on this thread's stack; false once a future holds the guard, where the future's
     /// `poll` tells a panic of its own (see `Instrumented`) from a drop during an unrelated
@@ -240,9 +240,11 @@ impl Guard {
         let now = self.series.clock.now();
         // A TSC that differs across sockets could read backwards: that is 0, not 584 years.
         let elapsed = now.saturating_sub(self.start);
-        // Otherwise the current thread: an async call may end on another thread.
-        let writer = self.end_writer.unwrap_or_else(writers::current);
-        self.series.record_end(writer, now, elapsed, failed);
+        // Otherwise the current thread's: an async call may end on another thread.
+        let shard = self
+            .end_shard
+            .unwrap_or_else(|| self.series.writer_shard(writers::current()));
+        self.series.record_end(shard, now, elapsed, failed);
     }
 }
 

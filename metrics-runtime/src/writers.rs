@@ -286,8 +286,9 @@ mod tests {
                         // Leases return at thread exit: past this point all are held at once.
                         all_leased.wait();
                         for ticks in 0..CALLS {
-                            series.record_start(writer);
-                            series.record_end(writer, ticks, ticks, ticks % 3 == 0);
+                            let shard = series.writer_shard(writer);
+                            series.record_start(shard);
+                            series.record_end(shard, ticks, ticks, ticks % 3 == 0);
                         }
                         writer
                     })
