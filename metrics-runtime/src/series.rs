@@ -208,14 +208,14 @@ impl Series {
         self
     }
 
-    /// A shard's deferred latencies: its last line.
+    /// A shard's deferred native observations: its last line.
     #[cfg(feature = "native-histograms")]
     fn deferred<'a>(&self, shard: Shard<'a>) -> &'a DeferredLine {
         &shard.0[self.lines_per_shard - 1].0
     }
 
     /// Bytes the native buckets of this series hold: theirs, and each allocated shard's line
-    /// of deferred latencies.
+    /// of deferred observations.
     #[cfg(feature = "native-histograms")]
     pub(crate) fn native_bytes(&self) -> usize {
         self.native.as_ref().map_or(0, |native| {
