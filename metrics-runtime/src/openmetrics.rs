@@ -17,6 +17,7 @@ use crate::exemplar::{Exemplar, TRACE_ID_LABEL};
 use crate::families::Families;
 use crate::model;
 use crate::series::{Series, Snapshot};
+use crate::text::escape;
 
 /// Appends `families` in OpenMetrics text. `write!` into a `String` cannot fail.
 ///
@@ -178,19 +179,6 @@ fn write_labels(out: &mut String, labels: &[(&str, &str)], extra: Option<(&str, 
         out.push('"');
     }
     out.push('}');
-}
-
-/// Escapes a label value or a help text: `\`, `"` and line
-/// feeds.
-pub(crate) fn escape(out: &mut String, value: &str) {
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
 }
 
 /// A number as OpenMetrics writes it: `+Inf`, `-Inf`, `NaN`, or the shortest decimal that

@@ -8,6 +8,7 @@ use crate::catalog::{self, ObjectiveUse};
 use crate::error::ConfigError;
 use crate::objective::{BURNS, Burn, RATIO_WINDOWS, Severity};
 use crate::registry;
+use crate::text;
 
 /// Labels the generated rules use themselves: a selector cannot name them.
 const RULE_LABELS: [&str; 5] = ["handler", "module", "le", "objective", "severity"];
@@ -537,14 +538,7 @@ fn camel(namespace: &str) -> String {
 /// A PromQL string literal.
 fn promql_string(value: &str) -> String {
     let mut out = String::from('"');
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
+    text::escape(&mut out, value);
     out.push('"');
     out
 }
@@ -599,6 +593,7 @@ mod tests {
         assert_eq!(camel("rucio_jupyterlab"), "RucioJupyterlab");
         assert_eq!(camel("handler"), "Handler");
         assert_eq!(promql_string(r#"a"b\c"#), r#""a\"b\\c""#);
+        assert_eq!(promql_string("a\nb"), r#""a\nb""#);
         assert_eq!(regex_escape("Api::get(v1)"), r"Api::get\(v1\)");
         assert_eq!(yaml("it's"), "'it''s'");
         assert_eq!(template_literal("a{{x}}"), "a{{ \"{{\" }}x}}");

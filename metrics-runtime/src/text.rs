@@ -14,15 +14,16 @@ use crate::series::{Series, Snapshot};
 pub(crate) fn label_pairs(handler: &str, module: &str) -> String {
     let mut pairs = String::with_capacity(handler.len() + module.len() + 20);
     pairs.push_str("handler=\"");
-    escape_label_value(&mut pairs, handler);
+    escape(&mut pairs, handler);
     pairs.push_str("\",module=\"");
-    escape_label_value(&mut pairs, module);
+    escape(&mut pairs, module);
     pairs.push('"');
     pairs
 }
 
-/// Escapes a label value: `\\`, `"` and line feeds.
-pub(crate) fn escape_label_value(out: &mut String, value: &str) {
+/// Escapes `\\`, `"` and line feeds: a label value in the text format, a label value or help
+/// text in OpenMetrics, a PromQL string literal's contents.
+pub(crate) fn escape(out: &mut String, value: &str) {
     for c in value.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
