@@ -349,6 +349,14 @@ pub(crate) fn write_handler_families(
                     classic_bucket(count, bound, snapshot.bucket_exemplar(bucket)),
                 );
             }
+            // The format leaves `+Inf` implicit; written only to carry an exemplar (as
+            // client_golang does), which would otherwise be lost.
+            if let Some(exemplar) = snapshot.bucket_exemplar(bounds_seconds.len()) {
+                histogram.message(
+                    field::HISTOGRAM_BUCKET,
+                    classic_bucket(snapshot.finished, f64::INFINITY, Some(exemplar)),
+                );
+            }
             if let Some(native) = &snapshot.native {
                 write_native(&mut histogram, native);
             }
