@@ -146,9 +146,12 @@ pub(crate) struct Layout {
     /// Latencies of at most this many ticks go to the zero bucket.
     zero_ticks: u64,
     max_buckets: usize,
-    /// Per cell of the normalised tick count: the bucket of the cell's start in octave 0 of
-    /// the ticks, and the bound inside the cell, normalised (`u64::MAX` if none).
-    bucket_in_octave_zero: [i32; MAX_CELLS],
+    /// `63 - stored_schema`: the shift that leaves a normalised count's cell.
+    cell_shift: u32,
+    /// Per cell of the normalised tick count: the position (see `position_plus_one`) of the cell's start
+    /// in octave 0 of the ticks, plus one, as deferred slots hold it; and the bound inside the
+    /// cell, normalised (`u64::MAX` if none).
+    position_plus_one_in_octave_zero: [u64; MAX_CELLS],
     bound_inside: [u64; MAX_CELLS],
     /// The bucket of one tick: the first index a series stores.
     first_index: i32,
@@ -182,48 +185,62 @@ impl Layout {
             // Normalised as `n` is: times 2^63 (`as` saturates past u64::MAX: no bound inside).
             bound_inside[cell] = (bound(index) * 2f64.powi(63)) as u64;
         }
+        // One tick: normalised 2^63, octave 0, cell 0.
+        let first_index = bucket_in_octave_zero[0] + i32::from(1 << 63 > bound_inside[0]);
         let mut layout = Layout {
             schema: settings.schema,
             stored_schema,
             zero_threshold: settings.zero_threshold,
             zero_ticks: (settings.zero_threshold * ticks_per_second) as u64,
             max_buckets: settings.max_buckets as usize,
-            bucket_in_octave_zero,
+            cell_shift: 63 - stored_schema,
+            // Wrapping: a cell's start may lie in the bucket before the first one; positions
+            // reached by a tick count are never below 0.
+            position_plus_one_in_octave_zero: bucket_in_octave_zero
+                .map(|bucket| (i64::from(bucket) - i64::from(first_index) + 1) as u64),
             bound_inside,
-            first_index: 0,
+            first_index,
             octaves: 0,
             lines_per_block: (per_octave as usize).div_ceil(COUNTERS_PER_LINE),
         };
-        layout.first_index = layout.bucket(1);
-        let last = layout.bucket(u64::MAX);
-        layout.octaves = ((last - layout.first_index) >> stored_schema) as usize + 1;
+        let last = layout.position_plus_one_outside_zero(u64::MAX) - 1;
+        layout.octaves = (last >> stored_schema) as usize + 1;
         layout
     }
 
-    /// The bucket index, at the stored schema, of a latency of `ticks` (at least 1): see the
-    /// module's comment.
+    /// The position of the counter a latency of `ticks` increments, `entry << stored_schema |
+    /// slot` (`entry`: an octave's directory entry, or the zero bucket's after them), plus one:
+    /// the value a deferred slot holds, where 0 means empty. See the module's comment for the
+    /// lookup.
     #[inline(always)]
-    fn bucket(&self, ticks: u64) -> i32 {
+    fn position_plus_one(&self, ticks: u64) -> u64 {
+        if ticks <= self.zero_ticks {
+            return self.zero_position() as u64 + 1;
+        }
+        self.position_plus_one_outside_zero(ticks)
+    }
+
+    /// The position itself.
+    #[cfg(test)]
+    fn locate(&self, ticks: u64) -> usize {
+        (self.position_plus_one(ticks) - 1) as usize
+    }
+
+    /// `position_plus_one` of a latency of `ticks` (at least 1) above the zero threshold.
+    #[inline(always)]
+    fn position_plus_one_outside_zero(&self, ticks: u64) -> u64 {
         let shift = ticks.leading_zeros();
         let normalised = ticks << shift;
-        let octave = 63 - shift as i32;
+        let octave = u64::from(63 - shift);
         // At most 2^(8+1) cells: the mask only spares a bounds check.
-        let cell = ((normalised << 1) >> (63 - self.stored_schema)) as usize & (MAX_CELLS - 1);
+        let cell = ((normalised << 1) >> self.cell_shift) as usize & (MAX_CELLS - 1);
         let above = normalised > self.bound_inside[cell];
-        self.bucket_in_octave_zero[cell] + (octave << self.stored_schema) + i32::from(above)
+        self.position_plus_one_in_octave_zero[cell]
+            .wrapping_add(octave << self.stored_schema)
+            .wrapping_add(u64::from(above))
     }
 
-    /// The counter a latency of `ticks` increments: `entry << stored_schema | slot`, where
-    /// `entry` is an octave's directory entry (or the zero bucket's, after them).
-    #[inline(always)]
-    fn locate(&self, ticks: u64) -> usize {
-        if ticks <= self.zero_ticks {
-            return self.zero_position();
-        }
-        (self.bucket(ticks) - self.first_index) as usize
-    }
-
-    /// The directory entry and the counter in it of a position `locate` gave.
+    /// The directory entry and the counter in it of a position (see `position_plus_one`).
     #[inline(always)]
     fn entry_and_slot(&self, position: usize) -> (usize, usize) {
         (
@@ -243,7 +260,7 @@ impl Layout {
         self.octaves
     }
 
-    /// The zero bucket's counter, as `locate` gives it.
+    /// The zero bucket's counter, as a position.
     fn zero_position(&self) -> usize {
         self.zero_entry() << self.stored_schema
     }
@@ -260,9 +277,9 @@ const DEFERRED: usize = 15;
 const TALLIED: usize = 16;
 const _: () = assert!(DEFERRED < 1 << 4 && TALLIED * 4 == u64::BITS as usize);
 
-/// A shard's deferred observations: how many slots are filled, then `DEFERRED` slots, each a
-/// bucket position (as `Layout::locate` gives it) plus one (0: empty). The series keeps it as
-/// the last line of the shard, so a call finds it where it finds its other counters.
+/// A shard's deferred observations: `DEFERRED` slots, each a `Layout::position_plus_one` (0:
+/// empty), then how many are filled. The series keeps
+/// it as the last line of the shard, so a call finds it where it finds its other counters.
 pub(crate) type DeferredLine = [AtomicU64; DEFERRED + 1];
 
 /// The native buckets of one series.
@@ -318,9 +335,9 @@ impl NativeBuckets {
     /// be seen. Threads without a shard of their own (see `writers`) count directly.
     #[inline]
     pub(crate) fn record(&self, writer: Writer, deferred: &DeferredLine, ticks: u64) {
-        let position = self.layout.locate(ticks);
+        let position_plus_one = self.layout.position_plus_one(ticks);
         if !writer.is_exclusive() {
-            let (entry, slot) = self.layout.entry_and_slot(position);
+            let (entry, slot) = self.layout.entry_and_slot(position_plus_one as usize - 1);
             self.add(
                 writer,
                 self.lines(self.directory(writer), writer, entry),
@@ -329,11 +346,12 @@ impl NativeBuckets {
             );
             return;
         }
-        let [filled, positions @ ..] = deferred;
+        let filled = &deferred[DEFERRED];
         let filled_now = filled.load(Ordering::Relaxed) as usize;
         // Release: a scrape that reads the position with `Acquire` sees the call's classic
-        // bucket and start too.
-        positions[filled_now.min(DEFERRED - 1)].store(position as u64 + 1, Ordering::Release);
+        // bucket and start too. `filled` stays below `DEFERRED` (this thread alone writes it),
+        // so the mask, which spares a bounds check, never picks the count itself.
+        deferred[filled_now % (DEFERRED + 1)].store(position_plus_one, Ordering::Release);
         if filled_now + 1 < DEFERRED {
             filled.store(filled_now as u64 + 1, Ordering::Relaxed);
         } else {
@@ -351,7 +369,7 @@ impl NativeBuckets {
     #[inline(never)]
     fn settle(&self, writer: Writer, deferred: &DeferredLine) {
         let directory = self.directory(writer);
-        let [filled, slots @ ..] = deferred;
+        let [slots @ .., filled] = deferred;
         // Stored values are positions plus one, so `base` >= 1 leaves an empty slot (0) out of
         // the tally.
         let base = slots[0]
@@ -474,7 +492,7 @@ impl NativeBuckets {
                 }
             }
         }
-        for [_, positions @ ..] in deferred {
+        for [positions @ .., _] in deferred {
             for slot in positions {
                 let stored = slot.load(Ordering::Acquire);
                 if stored != 0 {

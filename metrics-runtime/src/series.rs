@@ -210,8 +210,13 @@ impl Series {
 
     /// A shard's deferred native observations: its last line.
     #[cfg(feature = "native-histograms")]
+    #[inline]
     fn deferred<'a>(&self, shard: Shard<'a>) -> &'a DeferredLine {
-        &shard.0[self.lines_per_shard - 1].0
+        // The shard's own length: no second bound to check it against.
+        let last = shard.0.last();
+        &last
+            .expect("a series with native buckets has a line for them")
+            .0
     }
 
     /// Bytes the native buckets of this series hold: theirs, and each allocated shard's line
