@@ -370,12 +370,13 @@ impl NativeBuckets {
     fn settle(&self, writer: Writer, deferred: &DeferredLine) {
         let directory = self.directory(writer);
         let [slots @ .., filled] = deferred;
-        // Stored values are positions plus one, so `base` >= 1 leaves an empty slot (0) out of
-        // the tally.
-        let base = slots[0]
+        // Latencies lean right (a slow tail): the window starts a little below the smaller of
+        // the batch's first and last positions. Stored values are positions plus one, so
+        // `base` >= 1 leaves an empty slot (0) out of the tally.
+        let smaller = slots[0]
             .load(Ordering::Relaxed)
-            .saturating_sub(TALLIED as u64 / 2)
-            .max(1);
+            .min(slots[DEFERRED - 1].load(Ordering::Relaxed));
+        let base = smaller.saturating_sub(TALLIED as u64 / 4).max(1);
         let mut tally: u64 = 0;
         let mut block: (usize, &[Line]) = (usize::MAX, &[]);
         let mut count = |position: usize, count: u64| {
