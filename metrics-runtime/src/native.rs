@@ -266,21 +266,49 @@ impl Layout {
     }
 }
 
+/// A directory entry's counters, for every shard of a chunk.
+struct Block<'a> {
+    entry: usize,
+    lines: &'a [Line],
+}
+
+impl Block<'_> {
+    const NONE: Block<'static> = Block {
+        entry: usize::MAX,
+        lines: &[],
+    };
+}
+
 /// One chunk's octaves (and zero bucket), each allocated when a call first lands in it.
 struct Directory(Box<[OnceCell<Box<[Line]>>]>);
 
-/// Observations a shard's thread deferred (see `NativeBuckets::record`).
-const DEFERRED: usize = 15;
+/// Observations a shard's thread defers (see `NativeBuckets::record`): two lines, less the
+/// count of them.
+const DEFERRED: usize = 2 * COUNTERS_PER_LINE - 1;
 
-/// Bucket positions a batch tallies in one register (see `NativeBuckets::settle`): 16 fields
-/// of 4 bits, each able to hold a whole batch.
-const TALLIED: usize = 16;
-const _: () = assert!(DEFERRED < 1 << 4 && TALLIED * 4 == u64::BITS as usize);
+/// Bits of one field of a batch's tally (see `NativeBuckets::settle`): enough for a whole
+/// batch in one bucket.
+const FIELD_BITS: u32 = 5;
+/// Bucket positions a batch tallies in one register.
+const TALLIED: u64 = (u64::BITS / FIELD_BITS) as u64;
+const _: () = assert!(DEFERRED < 1 << FIELD_BITS);
 
-/// A shard's deferred observations: `DEFERRED` slots, each a `Layout::position_plus_one` (0:
-/// empty), then how many are filled. The series keeps
-/// it as the last line of the shard, so a call finds it where it finds its other counters.
-pub(crate) type DeferredLine = [AtomicU64; DEFERRED + 1];
+/// A shard's deferred observations, the last two lines of the shard (so a call finds them
+/// where it finds its other counters): `DEFERRED` slots, each a `Layout::position_plus_one`
+/// (0: empty), then how many are filled.
+pub(crate) type DeferredLines = [Line; 2];
+
+/// Slot `index` of a shard's deferred lines, `DEFERRED` being the count; the masks spare
+/// bounds checks.
+#[inline(always)]
+fn deferred_slot(lines: &DeferredLines, index: usize) -> &AtomicU64 {
+    // SAFETY: `Line` is `repr(C, align(128))` around `[AtomicU64; 16]`, 128 bytes with no
+    // padding, so two adjacent lines are 32 adjacent `AtomicU64`s; every access to these lines
+    // goes through this view.
+    let slots =
+        unsafe { &*(lines as *const DeferredLines).cast::<[AtomicU64; 2 * COUNTERS_PER_LINE]>() };
+    &slots[index % (2 * COUNTERS_PER_LINE)]
+}
 
 /// The native buckets of one series.
 pub(crate) struct NativeBuckets {
@@ -334,7 +362,7 @@ impl NativeBuckets {
     /// scrape counts the deferred positions too (see `snapshot`), so none waits for a batch to
     /// be seen. Threads without a shard of their own (see `writers`) count directly.
     #[inline]
-    pub(crate) fn record(&self, writer: Writer, deferred: &DeferredLine, ticks: u64) {
+    pub(crate) fn record(&self, writer: Writer, deferred: &DeferredLines, ticks: u64) {
         let position_plus_one = self.layout.position_plus_one(ticks);
         if !writer.is_exclusive() {
             let (entry, slot) = self.layout.entry_and_slot(position_plus_one as usize - 1);
@@ -346,12 +374,12 @@ impl NativeBuckets {
             );
             return;
         }
-        let filled = &deferred[DEFERRED];
+        let filled = deferred_slot(deferred, DEFERRED);
         let filled_now = filled.load(Ordering::Relaxed) as usize;
         // Release: a scrape that reads the position with `Acquire` sees the call's classic
         // bucket and start too. `filled` stays below `DEFERRED` (this thread alone writes it),
-        // so the mask, which spares a bounds check, never picks the count itself.
-        deferred[filled_now % (DEFERRED + 1)].store(position_plus_one, Ordering::Release);
+        // so this is never the count itself.
+        deferred_slot(deferred, filled_now).store(position_plus_one, Ordering::Release);
         if filled_now + 1 < DEFERRED {
             filled.store(filled_now as u64 + 1, Ordering::Relaxed);
         } else {
@@ -363,49 +391,45 @@ impl NativeBuckets {
     ///
     /// Counted one by one, each count would wait for the one before it: its address comes from
     /// a slot, and the CPU cannot tell whether the previous write went there. Positions near
-    /// the batch's first are tallied in 4-bit fields of one register instead (at most
-    /// `DEFERRED` < 16 in each), and written once per bucket; the others, one by one.
+    /// the batch's first and last are tallied in `FIELD_BITS`-bit fields of one register
+    /// instead, and written once per bucket; the others, one by one.
     #[cold]
     #[inline(never)]
-    fn settle(&self, writer: Writer, deferred: &DeferredLine) {
+    fn settle(&self, writer: Writer, deferred: &DeferredLines) {
         let directory = self.directory(writer);
-        let [slots @ .., filled] = deferred;
+        let slot = |index| deferred_slot(deferred, index);
         // Latencies lean right (a slow tail): the window starts a little below the smaller of
         // the batch's first and last positions. Stored values are positions plus one, so
         // `base` >= 1 leaves an empty slot (0) out of the tally.
-        let smaller = slots[0]
+        let smaller = slot(0)
             .load(Ordering::Relaxed)
-            .min(slots[DEFERRED - 1].load(Ordering::Relaxed));
-        let base = smaller.saturating_sub(TALLIED as u64 / 4).max(1);
+            .min(slot(DEFERRED - 1).load(Ordering::Relaxed));
+        let base = smaller.saturating_sub(TALLIED / 4).max(1);
         let mut tally: u64 = 0;
-        let mut block: (usize, &[Line]) = (usize::MAX, &[]);
-        let mut count = |position: usize, count: u64| {
-            let (entry, slot) = self.layout.entry_and_slot(position);
-            if block.0 != entry {
-                block = (entry, self.lines(directory, writer, entry));
-            }
-            self.add(writer, block.1, slot, count);
-        };
-        for pending in slots {
+        let mut block = Block::NONE;
+        for pending in (0..DEFERRED).map(slot) {
             let stored = pending.load(Ordering::Relaxed);
             // Release, here and for the counts: the slot is emptied before its bucket is
             // counted, so a scrape that sees an observation in its bucket (with `Acquire`)
             // never also finds it in its slot.
             pending.store(0, Ordering::Release);
             let offset = stored.wrapping_sub(base);
-            if offset < TALLIED as u64 {
-                tally += 1 << (4 * offset);
+            if offset < TALLIED {
+                tally += 1 << (u64::from(FIELD_BITS) * offset);
             } else if stored != 0 {
-                count(stored as usize - 1, 1);
+                self.add_to(directory, writer, &mut block, stored as usize - 1, 1);
             }
         }
+        let field_mask = (1 << FIELD_BITS) - 1;
         while tally != 0 {
-            let field = tally.trailing_zeros() / 4;
-            let tallied = (tally >> (4 * field)) & 0xf;
-            tally &= !(0xf << (4 * field));
-            count((base - 1) as usize + field as usize, tallied);
+            let field = tally.trailing_zeros() / FIELD_BITS;
+            let shift = FIELD_BITS * field;
+            let tallied = (tally >> shift) & field_mask;
+            tally &= !(field_mask << shift);
+            let position = (base - 1) as usize + field as usize;
+            self.add_to(directory, writer, &mut block, position, tallied);
         }
-        filled.store(0, Ordering::Relaxed);
+        slot(DEFERRED).store(0, Ordering::Relaxed);
     }
 
     #[inline(always)]
@@ -428,6 +452,27 @@ impl NativeBuckets {
             count,
             Ordering::Release,
         );
+    }
+
+    /// Adds `count` to the counter at `position` of the writer's shard; `block` keeps the last
+    /// octave's counters, which the next position most likely shares.
+    #[inline(always)]
+    fn add_to<'a>(
+        &self,
+        directory: &'a Directory,
+        writer: Writer,
+        block: &mut Block<'a>,
+        position: usize,
+        count: u64,
+    ) {
+        let (entry, slot) = self.layout.entry_and_slot(position);
+        if block.entry != entry {
+            *block = Block {
+                entry,
+                lines: self.lines(directory, writer, entry),
+            };
+        }
+        self.add(writer, block.lines, slot, count);
     }
 
     /// The counters of octave (or zero bucket) `entry` for every shard of the writer's chunk.
@@ -471,7 +516,7 @@ impl NativeBuckets {
     /// merged to at most `max_buckets` buckets.
     pub(crate) fn snapshot<'a>(
         &self,
-        deferred: impl Iterator<Item = &'a DeferredLine>,
+        deferred: impl Iterator<Item = &'a DeferredLines>,
     ) -> NativeSnapshot {
         let layout = self.layout;
         let per_octave = 1usize << layout.stored_schema;
@@ -493,8 +538,8 @@ impl NativeBuckets {
                 }
             }
         }
-        for [positions @ .., _] in deferred {
-            for slot in positions {
+        for lines in deferred {
+            for slot in (0..DEFERRED).map(|index| deferred_slot(lines, index)) {
                 let stored = slot.load(Ordering::Acquire);
                 if stored != 0 {
                     *counts.entry(stored as usize - 1).or_default() += 1;
@@ -560,10 +605,10 @@ fn reduce(
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
-    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::atomic::Ordering;
 
-    use super::{DeferredLine, Layout, NativeBuckets, NativeHistograms, reduce};
-    use crate::writers;
+    use super::{DeferredLines, Layout, NativeBuckets, NativeHistograms, reduce};
+    use crate::writers::{self, Line};
 
     /// The bucket of `seconds` at `schema`, from its definition: the smallest `i` with
     /// `seconds <= 2^(i / 2^schema)`.
@@ -571,9 +616,10 @@ mod tests {
         (seconds.log2() * f64::from(schema).exp2()).ceil() as i32
     }
 
-    /// A shard's line of deferred observations, as a series keeps it.
-    fn deferred_line() -> &'static DeferredLine {
-        Box::leak(Box::new(std::array::from_fn(|_| AtomicU64::new(0))))
+    /// A shard's lines of deferred observations, as a series keeps them.
+    fn deferred_line() -> &'static DeferredLines {
+        let lines: &'static [Line] = Box::leak(writers::zeroed(2));
+        lines.try_into().expect("two lines")
     }
 
     fn layout(schema: i32, ticks_per_second: f64) -> &'static Layout {
@@ -686,23 +732,30 @@ mod tests {
             buckets.record(writer, line, 5_000_000); // 5 ms
         }
         let snapshot = buckets.snapshot(std::iter::once(line));
-        assert_eq!(snapshot.buckets, vec![(by_definition(0.005, 3), 15)]);
+        let whole = super::DEFERRED as u64;
+        assert_eq!(snapshot.buckets, vec![(by_definition(0.005, 3), whole)]);
         // 5 ms first; 1 µs and 10 s lie hundreds of buckets away; 0 is the zero bucket.
-        let batch = [
-            5e-3, 1e-6, 5.1e-3, 10.0, 0.0, 6e-3, 1e-6, 5e-3, 4.9e-3, 10.0, 5e-3, 5e-3, 7e-3, 0.0,
-            5e-3,
+        let pattern = [
+            5e-3, 1e-6, 5.1e-3, 10.0, 0.0, 6e-3, 1e-6, 5e-3, 4.9e-3, 10.0, 7e-3,
         ];
-        assert_eq!(batch.len(), super::DEFERRED);
-        for seconds in batch {
+        let batch: Vec<f64> = pattern
+            .iter()
+            .cycle()
+            .take(super::DEFERRED)
+            .copied()
+            .collect();
+        for &seconds in &batch {
             buckets.record(writer, line, (seconds * 1e9) as u64);
         }
-        assert!(line.iter().all(|slot| slot.load(Ordering::Relaxed) == 0));
+        let mut slots = line.iter().flat_map(|line| &line.0);
+        assert!(slots.all(|slot| slot.load(Ordering::Relaxed) == 0));
         let snapshot = buckets.snapshot(std::iter::once(line));
-        let mut expected = BTreeMap::from([(by_definition(0.005, 3), 15)]);
-        for seconds in batch.into_iter().filter(|&seconds| seconds > 0.0) {
+        let mut expected = BTreeMap::from([(by_definition(0.005, 3), whole)]);
+        for &seconds in batch.iter().filter(|&&seconds| seconds > 0.0) {
             *expected.entry(by_definition(seconds, 3)).or_default() += 1;
         }
-        assert_eq!(snapshot.zero_count, 2);
+        let zeros = batch.iter().filter(|&&seconds| seconds == 0.0).count();
+        assert_eq!(snapshot.zero_count, zeros as u64);
         assert_eq!(snapshot.buckets, expected.into_iter().collect::<Vec<_>>());
     }
 

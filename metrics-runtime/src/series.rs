@@ -26,7 +26,7 @@ use once_cell::sync::OnceCell;
 use crate::clock::{self, Clock};
 use crate::exemplar::{Exemplar, ExemplarSource, Exemplars};
 #[cfg(feature = "native-histograms")]
-use crate::native::{DeferredLine, Layout, NativeBuckets, NativeSnapshot};
+use crate::native::{DeferredLines, Layout, NativeBuckets, NativeSnapshot};
 use crate::writers::{self, COUNTERS_PER_LINE, Line, Writer, zeroed};
 
 /// A counter of a shard. A shard is a flat run of counters, in this order, then one per bucket
@@ -196,35 +196,33 @@ impl Series {
         }
     }
 
-    /// Adds native buckets laid out as `layout` says, and to each shard a line for the
-    /// latencies they defer (see `NativeBuckets::record`), its last.
+    /// Adds native buckets laid out as `layout` says, and to each shard two lines for the
+    /// observations they defer (see `NativeBuckets::record`), its last.
     #[cfg(feature = "native-histograms")]
     pub(crate) fn with_native(mut self, layout: Option<&'static Layout>) -> Self {
         if let Some(layout) = layout {
             self.native = Some(NativeBuckets::new(layout));
-            self.lines_per_shard += 1;
+            self.lines_per_shard += 2;
             self.chunks = chunks(self.lines_per_shard);
         }
         self
     }
 
-    /// A shard's deferred native observations: its last line.
+    /// A shard's deferred native observations: its last two lines.
     #[cfg(feature = "native-histograms")]
     #[inline]
-    fn deferred<'a>(&self, shard: Shard<'a>) -> &'a DeferredLine {
+    fn deferred<'a>(&self, shard: Shard<'a>) -> &'a DeferredLines {
         // The shard's own length: no second bound to check it against.
-        let last = shard.0.last();
-        &last
-            .expect("a series with native buckets has a line for them")
-            .0
+        let last = shard.0.last_chunk();
+        last.expect("a series with native buckets has two lines for them")
     }
 
-    /// Bytes the native buckets of this series hold: theirs, and each allocated shard's line
+    /// Bytes the native buckets of this series hold: theirs, and each allocated shard's lines
     /// of deferred observations.
     #[cfg(feature = "native-histograms")]
     pub(crate) fn native_bytes(&self) -> usize {
         self.native.as_ref().map_or(0, |native| {
-            native.allocated_bytes() + self.shards().count() * std::mem::size_of::<Line>()
+            native.allocated_bytes() + self.shards().count() * std::mem::size_of::<DeferredLines>()
         })
     }
 
