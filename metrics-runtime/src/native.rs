@@ -376,12 +376,13 @@ impl NativeBuckets {
         }
         let filled = deferred_slot(deferred, DEFERRED);
         let filled_now = filled.load(Ordering::Relaxed) as usize;
-        // Release: a scrape that reads the position with `Acquire` sees the call's classic
-        // bucket and start too. `filled` stays below `DEFERRED` (this thread alone writes it),
-        // so this is never the count itself.
-        deferred_slot(deferred, filled_now).store(position_plus_one, Ordering::Release);
+        // `filled` stays below `DEFERRED` (this thread alone writes it), so this is never the
+        // count itself.
+        deferred_slot(deferred, filled_now).store(position_plus_one, Ordering::Relaxed);
         if filled_now + 1 < DEFERRED {
-            filled.store(filled_now as u64 + 1, Ordering::Relaxed);
+            // Release: a scrape that reads the count with `Acquire` sees the slots below it,
+            // and the call's classic bucket and start.
+            filled.store(filled_now as u64 + 1, Ordering::Release);
         } else {
             self.settle(writer, deferred);
         }
@@ -407,12 +408,12 @@ impl NativeBuckets {
         let base = smaller.saturating_sub(TALLIED / 4).max(1);
         let mut tally: u64 = 0;
         let mut block = Block::NONE;
+        // Release, here and for the counts: no slot is pending before any is counted, so a
+        // scrape that sees one of these counts (with `Acquire`), and reads the count of slots
+        // after it, never also finds the observation in its slot.
+        slot(DEFERRED).store(0, Ordering::Release);
         for pending in (0..DEFERRED).map(slot) {
             let stored = pending.load(Ordering::Relaxed);
-            // Release, here and for the counts: the slot is emptied before its bucket is
-            // counted, so a scrape that sees an observation in its bucket (with `Acquire`)
-            // never also finds it in its slot.
-            pending.store(0, Ordering::Release);
             let offset = stored.wrapping_sub(base);
             if offset < TALLIED {
                 tally += 1 << (u64::from(FIELD_BITS) * offset);
@@ -429,7 +430,6 @@ impl NativeBuckets {
             let position = (base - 1) as usize + field as usize;
             self.add_to(directory, writer, &mut block, position, tallied);
         }
-        slot(DEFERRED).store(0, Ordering::Relaxed);
     }
 
     #[inline(always)]
@@ -443,7 +443,7 @@ impl NativeBuckets {
 
     /// Adds `count` to counter `slot` of the writer's shard in an octave's `lines`.
     /// `Release`: a scrape that reads it with `Acquire` sees the call's classic bucket and
-    /// start, and the slot it came from already emptied (see `settle`).
+    /// start, and its slot no longer pending (see `settle`).
     #[inline(always)]
     fn add(&self, writer: Writer, lines: &[Line], slot: usize, count: u64) {
         let line = writer.offset as usize * self.layout.lines_per_block + slot / COUNTERS_PER_LINE;
@@ -521,9 +521,11 @@ impl NativeBuckets {
         let layout = self.layout;
         let per_octave = 1usize << layout.stored_schema;
         let mut counts: BTreeMap<usize, u64> = BTreeMap::new();
-        // The buckets first, then the deferred observations: one moved into its bucket after
-        // the buckets were read is still seen in its slot, or already replaced there; in the
-        // second case neither read counts it, and `reported` keeps its earlier count.
+        // The buckets first, then each shard's count of pending slots, then those slots: an
+        // observation counted after the buckets were read is still pending when the count is
+        // read, or no longer (or its slot already holds a newer one); then neither read counts
+        // it, and `reported` keeps its earlier count. A slot holds only observations not yet
+        // counted, so none is read twice.
         for directory in self.chunks.iter().filter_map(OnceCell::get) {
             for (entry, lines) in directory.0.iter().enumerate() {
                 let Some(lines) = lines.get() else { continue };
@@ -539,8 +541,9 @@ impl NativeBuckets {
             }
         }
         for lines in deferred {
-            for slot in (0..DEFERRED).map(|index| deferred_slot(lines, index)) {
-                let stored = slot.load(Ordering::Acquire);
+            let filled = deferred_slot(lines, DEFERRED).load(Ordering::Acquire) as usize;
+            for slot in (0..filled.min(DEFERRED)).map(|index| deferred_slot(lines, index)) {
+                let stored = slot.load(Ordering::Relaxed);
                 if stored != 0 {
                     *counts.entry(stored as usize - 1).or_default() += 1;
                 }
@@ -747,8 +750,8 @@ mod tests {
         for &seconds in &batch {
             buckets.record(writer, line, (seconds * 1e9) as u64);
         }
-        let mut slots = line.iter().flat_map(|line| &line.0);
-        assert!(slots.all(|slot| slot.load(Ordering::Relaxed) == 0));
+        let filled = &line[1].0[super::COUNTERS_PER_LINE - 1];
+        assert_eq!(filled.load(Ordering::Relaxed), 0, "a whole batch counted");
         let snapshot = buckets.snapshot(std::iter::once(line));
         let mut expected = BTreeMap::from([(by_definition(0.005, 3), whole)]);
         for &seconds in batch.iter().filter(|&&seconds| seconds > 0.0) {
