@@ -298,16 +298,18 @@ const _: () = assert!(DEFERRED < 1 << FIELD_BITS);
 /// (0: empty), then how many are filled.
 pub(crate) type DeferredLines = [Line; 2];
 
-/// Slot `index` of a shard's deferred lines, `DEFERRED` being the count; the masks spare
-/// bounds checks.
+/// Slot `index` of a shard's deferred lines, `DEFERRED` being the count. One index into both
+/// lines, rather than a line and a counter in it: the call pays two instructions, not six.
 #[inline(always)]
 fn deferred_slot(lines: &DeferredLines, index: usize) -> &AtomicU64 {
-    // SAFETY: `Line` is `repr(C, align(128))` around `[AtomicU64; 16]`, 128 bytes with no
-    // padding, so two adjacent lines are 32 adjacent `AtomicU64`s; every access to these lines
-    // goes through this view.
-    let slots =
-        unsafe { &*(lines as *const DeferredLines).cast::<[AtomicU64; 2 * COUNTERS_PER_LINE]>() };
-    &slots[index % (2 * COUNTERS_PER_LINE)]
+    const SLOTS: usize = 2 * COUNTERS_PER_LINE;
+    const _: () = assert!(size_of::<DeferredLines>() == size_of::<[AtomicU64; SLOTS]>());
+    // SAFETY: `Line` is `repr(C)` around `[AtomicU64; COUNTERS_PER_LINE]` and exactly its size
+    // (asserted above), so two lines are `SLOTS` adjacent `AtomicU64`s: the same objects, of
+    // the same type, at the same addresses, borrowed for as long as `lines` is.
+    let slots = unsafe { &*std::ptr::from_ref(lines).cast::<[AtomicU64; SLOTS]>() };
+    // The mask spares a bounds check.
+    &slots[index % SLOTS]
 }
 
 /// The native buckets of one series.
