@@ -357,7 +357,7 @@ impl NativeBuckets {
     ///
     /// The call finds its bucket (arithmetic and two table reads, which the CPU runs in the
     /// shadow of the clock reading), but a thread that owns its shard does not count it yet: it
-    /// appends the bucket's position to its shard's `deferred` line, and every `DEFERRED`th
+    /// appends the bucket's position to its shard's `deferred` lines, and every `DEFERRED`th
     /// call counts the batch (`settle`). A counter whose address comes from the clock reading
     /// would make the CPU wait, before the next call's reads, until it knows whether they
     /// depend on it; the slot's address is known early (BENCHMARKS.md has the measurements). A
