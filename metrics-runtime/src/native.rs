@@ -148,9 +148,9 @@ pub(crate) struct Layout {
     max_buckets: usize,
     /// `63 - stored_schema`: the shift that leaves a normalised count's cell.
     cell_shift: u32,
-    /// Per cell of the normalised tick count: the position (see `position_plus_one`) of the cell's start
-    /// in octave 0 of the ticks, plus one, as deferred slots hold it; and the bound inside the
-    /// cell, normalised (`u64::MAX` if none).
+    /// Per cell of the normalised tick count: the position (see `position_plus_one`) of the
+    /// cell's start in octave 0 of the ticks, plus one, as deferred slots hold it; and the bound
+    /// inside the cell, normalised (`u64::MAX` if none).
     position_plus_one_in_octave_zero: [u64; MAX_CELLS],
     bound_inside: [u64; MAX_CELLS],
     /// The bucket of one tick: the first index a series stores.
@@ -367,13 +367,9 @@ impl NativeBuckets {
     pub(crate) fn record(&self, writer: Writer, deferred: &DeferredLines, ticks: u64) {
         let position_plus_one = self.layout.position_plus_one(ticks);
         if !writer.is_exclusive() {
-            let (entry, slot) = self.layout.entry_and_slot(position_plus_one as usize - 1);
-            self.add(
-                writer,
-                self.lines(self.directory(writer), writer, entry),
-                slot,
-                1,
-            );
+            let (directory, position) = (self.directory(writer), position_plus_one as usize - 1);
+            let mut block = Block::NONE;
+            self.add_to(directory, writer, &mut block, position, 1);
             return;
         }
         let filled = deferred_slot(deferred, DEFERRED);

@@ -447,8 +447,9 @@ mod tests {
             |counter: Counter| matches!(counter, Counter::Errors | Counter::Bucket(_));
 
         let writes = accesses(|| {
-            series.record_start(series.writer_shard(writer));
-            series.record_end(series.writer_shard(writer), series.clock.now(), 1, true);
+            let shard = series.writer_shard(writer);
+            series.record_start(shard);
+            series.record_end(shard, series.clock.now(), 1, true);
         });
         let start = writes
             .iter()
@@ -506,13 +507,9 @@ mod tests {
             .store(near_wrap, Ordering::Relaxed);
         let before = series.snapshot();
         let ticks = series.clock.ticks(0.5);
-        series.record_start(series.writer_shard(writer));
-        series.record_end(
-            series.writer_shard(writer),
-            series.clock.now(),
-            ticks,
-            false,
-        );
+        let shard = series.writer_shard(writer);
+        series.record_start(shard);
+        series.record_end(shard, series.clock.now(), ticks, false);
         let after = series.snapshot();
         assert!(
             after.sum_seconds > before.sum_seconds,
