@@ -467,6 +467,18 @@ pub mod protobuf {
                 .unwrap_or_else(|| panic!("no family {name}"))
         }
 
+        /// The path of the series of family `name` whose first label (`handler`) is `handler`.
+        pub fn series(&self, name: &str, handler: &str) -> String {
+            let family = self.family(name);
+            let metric = (0..self.len(&format!("family[{family}].metric")))
+                .find(|metric| {
+                    self.string(&format!("family[{family}].metric[{metric}].label[0].value"))
+                        == handler
+                })
+                .unwrap_or_else(|| panic!("no series of {handler} in {name}"));
+            format!("family[{family}].metric[{metric}]")
+        }
+
         /// The native buckets of the histogram at `path`, as (index, count), from its spans
         /// and deltas.
         pub fn native_buckets(&self, path: &str) -> Vec<(i64, u64)> {

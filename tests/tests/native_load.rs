@@ -22,13 +22,8 @@ fn busy(spins: u64) -> u64 {
 /// (bucket index, count) of the `busy` histogram, its native total and its sample count.
 fn read(scrape: &[u8]) -> (Vec<(i64, u64)>, u64, u64) {
     let decoded = Decoded::of(scrape);
-    let family = decoded.family("handler_request_latency_seconds");
-    let metric = (0..decoded.len(&format!("family[{family}].metric")))
-        .find(|metric| {
-            decoded.string(&format!("family[{family}].metric[{metric}].label[0].value")) == "busy"
-        })
-        .expect("the busy series");
-    let histogram = format!("family[{family}].metric[{metric}].histogram");
+    let busy = decoded.series("handler_request_latency_seconds", "busy");
+    let histogram = format!("{busy}.histogram");
     let buckets = decoded.native_buckets(&histogram);
     let zero = decoded.number(&format!("{histogram}.zero_count")) as u64;
     let native = zero + buckets.iter().map(|&(_, count)| count).sum::<u64>();

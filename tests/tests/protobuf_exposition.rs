@@ -210,14 +210,7 @@ fn every_field_decodes_with_the_published_schema() {
 
     // The handler families: label pairs, values, exemplars.
     let metric_of = |family: &str, handler: &str| {
-        let family = decoded.family(family);
-        let metric = (0..decoded.len(&format!("family[{family}].metric")))
-            .find(|metric| {
-                decoded.string(&format!("family[{family}].metric[{metric}].label[0].value"))
-                    == handler
-            })
-            .unwrap_or_else(|| panic!("no series of {handler}"));
-        let path = format!("family[{family}].metric[{metric}]");
+        let path = decoded.series(family, handler);
         assert_eq!(decoded.string(&format!("{path}.label[0].name")), "handler");
         assert_eq!(decoded.string(&format!("{path}.label[1].name")), "module");
         assert_eq!(

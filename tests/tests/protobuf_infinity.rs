@@ -20,13 +20,8 @@ fn under_the_bound() {}
 
 /// The decoded path of the latency histogram of `handler`.
 fn latency_of(decoded: &Decoded, handler: &str) -> String {
-    let family = decoded.family("inf_request_latency_seconds");
-    let metric = (0..decoded.len(&format!("family[{family}].metric")))
-        .find(|metric| {
-            decoded.string(&format!("family[{family}].metric[{metric}].label[0].value")) == handler
-        })
-        .unwrap_or_else(|| panic!("no series of {handler}"));
-    format!("family[{family}].metric[{metric}].histogram")
+    let series = decoded.series("inf_request_latency_seconds", handler);
+    format!("{series}.histogram")
 }
 
 #[test]
