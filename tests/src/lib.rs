@@ -370,65 +370,81 @@ fn parses_labels_escapes_and_special_values() {
     assert!(Scrape::parse("x{a=\"1\",a=\"2\"} 1\n").is_err());
 }
 
-/// The protobuf exposition as an independent decoder reads it: `tests/proto/decode.py`, the
-/// published `metrics.proto` compiled by `protoc` for Python's `protobuf` package.
+/// The protobuf exposition as an independent decoder reads it: rust-protobuf's dynamic
+/// messages over the published `tests/proto/metrics.proto` (read by its pure-Rust parser), so
+/// nothing of the runtime's own encoder is used.
 pub mod protobuf {
     use std::collections::BTreeMap;
-    use std::io::Write;
-    use std::process::{Command, Stdio};
+    use std::sync::OnceLock;
 
-    /// Every field set, by path: `family[0].metric[1].histogram.schema` → `3`.
+    use protobuf::CodedInputStream;
+    use protobuf::MessageDyn;
+    use protobuf::reflect::{FileDescriptor, MessageDescriptor, ReflectFieldRef, ReflectValueRef};
+
+    /// Every field set, by path: `family[0].metric[1].histogram.schema` → `3`. Strings are
+    /// kept as they are, enums by their names, numbers in Rust's notation (`inf` included).
     pub struct Decoded(pub BTreeMap<String, String>);
 
-    /// Debian's interpreter, which `python3-protobuf` installs for; `DECODER_PYTHON` to use
-    /// another.
-    fn python() -> String {
-        std::env::var("DECODER_PYTHON").unwrap_or_else(|_| {
-            if std::path::Path::new("/usr/bin/python3").exists() {
-                "/usr/bin/python3".to_owned()
-            } else {
-                "python3".to_owned()
-            }
+    /// `io.prometheus.client.MetricFamily`, from the `.proto` file, parsed once.
+    fn metric_family() -> &'static MessageDescriptor {
+        static DESCRIPTOR: OnceLock<MessageDescriptor> = OnceLock::new();
+        DESCRIPTOR.get_or_init(|| {
+            let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/proto");
+            let parsed = protobuf_parse::Parser::new()
+                .pure()
+                .include(dir)
+                .input(format!("{dir}/metrics.proto"))
+                .parse_and_typecheck()
+                .expect("tests/proto/metrics.proto parses");
+            let files = FileDescriptor::new_dynamic_fds(parsed.file_descriptors, &[])
+                .expect("tests/proto/metrics.proto and its imports resolve");
+            files
+                .iter()
+                .find_map(|file| file.message_by_full_name(".io.prometheus.client.MetricFamily"))
+                .expect("metrics.proto declares io.prometheus.client.MetricFamily")
         })
     }
 
     impl Decoded {
-        /// Decodes `bytes`; panics, saying what to install, if the decoder cannot run.
+        /// Decodes `bytes`, a length-delimited stream of `MetricFamily` messages; panics if it
+        /// does not decode, if a message carries a field the schema does not know (an unknown
+        /// field number or enum value), or if a message is not written as the schema writes it
+        /// (its size re-encoded differs: a field twice, a non-minimal varint).
         pub fn of(bytes: &[u8]) -> Decoded {
-            let script = concat!(env!("CARGO_MANIFEST_DIR"), "/proto/decode.py");
-            let mut child = Command::new(python())
-                .arg(script)
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect(
-                    "python3 runs (apt-get install python3 python3-protobuf protobuf-compiler)",
-                );
-            child
-                .stdin
-                .take()
-                .expect("piped")
-                .write_all(bytes)
-                .expect("the decoder reads the exposition");
-            let output = child.wait_with_output().expect("the decoder ends");
-            assert!(
-                output.status.success(),
-                "the decoder failed (needs python3-protobuf and protobuf-compiler): {}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-            let fields = String::from_utf8(output.stdout)
-                .expect("UTF-8")
-                .lines()
-                .map(|line| {
-                    let (path, value) = line.split_once(" = ").expect("`path = value`");
-                    (path.to_owned(), value.to_owned())
-                })
-                .collect();
-            Decoded(fields)
+            Decoded::try_of(bytes).unwrap_or_else(|error| panic!("{error}"))
         }
 
-        /// The value at `path`, as the decoder printed it (strings in quotes).
+        /// Like `of`, with the reason as an error.
+        pub fn try_of(bytes: &[u8]) -> Result<Decoded, String> {
+            let descriptor = metric_family();
+            let mut input = CodedInputStream::from_bytes(bytes);
+            let mut fields = BTreeMap::new();
+            let mut index = 0;
+            while !input.eof().map_err(|error| error.to_string())? {
+                let what = format!("family[{index}]");
+                let size = input
+                    .read_raw_varint32()
+                    .map_err(|error| format!("{what}: no length: {error}"))?;
+                let message = input
+                    .read_raw_bytes(size)
+                    .map_err(|error| format!("{what}: the stream ends inside it: {error}"))?;
+                let family = descriptor
+                    .parse_from_bytes(&message)
+                    .map_err(|error| format!("{what} does not decode: {error}"))?;
+                flatten(&what, &*family, &mut fields)?;
+                let written = family.compute_size_dyn();
+                if written != u64::from(size) {
+                    return Err(format!(
+                        "{what}: {size} bytes, re-encoded {written}: not written as the schema \
+                         writes it"
+                    ));
+                }
+                index += 1;
+            }
+            Ok(Decoded(fields))
+        }
+
+        /// The value at `path`, as text.
         pub fn get(&self, path: &str) -> Option<&str> {
             self.0.get(path).map(String::as_str)
         }
@@ -441,10 +457,11 @@ pub mod protobuf {
                 .unwrap_or_else(|_| panic!("{path} = {value} is no number"))
         }
 
-        /// The string at `path`, without its quotes; panics if there is none.
+        /// The string at `path`; panics if there is none.
         pub fn string(&self, path: &str) -> String {
-            let value = self.get(path).unwrap_or_else(|| panic!("no field {path}"));
-            value.trim_matches('\'').to_owned()
+            self.get(path)
+                .unwrap_or_else(|| panic!("no field {path}"))
+                .to_owned()
         }
 
         /// How many elements the repeated field `path` (without an index) has.
@@ -512,5 +529,115 @@ pub mod protobuf {
             );
             buckets
         }
+    }
+
+    /// Adds every field of `message` that is set, under `path`; fails on unknown fields.
+    fn flatten(
+        path: &str,
+        message: &dyn MessageDyn,
+        fields: &mut BTreeMap<String, String>,
+    ) -> Result<(), String> {
+        let unknown: Vec<u32> = message
+            .unknown_fields_dyn()
+            .iter()
+            .map(|(number, _)| number)
+            .collect();
+        if !unknown.is_empty() {
+            return Err(format!(
+                "{path}: fields this decoder does not know: {} numbers {unknown:?}",
+                message.descriptor_dyn().full_name()
+            ));
+        }
+        for field in message.descriptor_dyn().fields() {
+            match field.get_reflect(message) {
+                ReflectFieldRef::Optional(value) => {
+                    if let Some(value) = value.value() {
+                        add(&format!("{path}.{}", field.name()), value, fields)?;
+                    }
+                }
+                ReflectFieldRef::Repeated(values) => {
+                    for index in 0..values.len() {
+                        let item = format!("{path}.{}[{index}]", field.name());
+                        add(&item, values.get(index), fields)?;
+                    }
+                }
+                ReflectFieldRef::Map(_) => return Err(format!("{path}: a map field")),
+            }
+        }
+        Ok(())
+    }
+
+    fn add(
+        path: &str,
+        value: ReflectValueRef<'_>,
+        fields: &mut BTreeMap<String, String>,
+    ) -> Result<(), String> {
+        let text = match value {
+            ReflectValueRef::Message(message) => return flatten(path, &*message, fields),
+            ReflectValueRef::Enum(descriptor, number) => descriptor
+                .value_by_number(number)
+                .ok_or_else(|| format!("{path} = {number}: not a {}", descriptor.full_name()))?
+                .name()
+                .to_owned(),
+            ReflectValueRef::String(text) => text.to_owned(),
+            ReflectValueRef::F64(number) => format!("{number:?}"),
+            ReflectValueRef::F32(number) => format!("{number:?}"),
+            ReflectValueRef::U32(number) => number.to_string(),
+            ReflectValueRef::U64(number) => number.to_string(),
+            ReflectValueRef::I32(number) => number.to_string(),
+            ReflectValueRef::I64(number) => number.to_string(),
+            ReflectValueRef::Bool(flag) => flag.to_string(),
+            ReflectValueRef::Bytes(bytes) => format!("{bytes:?}"),
+        };
+        fields.insert(path.to_owned(), text);
+        Ok(())
+    }
+
+    /// One length-delimited message.
+    #[cfg(test)]
+    fn delimited(message: &[u8]) -> Vec<u8> {
+        let mut bytes = vec![u8::try_from(message.len()).unwrap()];
+        bytes.extend_from_slice(message);
+        bytes
+    }
+
+    #[test]
+    fn decodes_the_fields_of_the_published_schema_and_rejects_anything_else() {
+        // name = "x", type = HISTOGRAM, one metric with a gauge of 2.5.
+        let mut gauge = vec![0x09];
+        gauge.extend_from_slice(&2.5f64.to_le_bytes());
+        let mut metric = vec![0x12, gauge.len() as u8];
+        metric.extend_from_slice(&gauge);
+        let mut family = vec![0x0a, 1, b'x', 0x18, 4, 0x22, metric.len() as u8];
+        family.extend_from_slice(&metric);
+        let decoded = Decoded::of(&delimited(&family));
+        assert_eq!(decoded.string("family[0].name"), "x");
+        assert_eq!(decoded.get("family[0].type"), Some("HISTOGRAM"));
+        assert_eq!(decoded.number("family[0].metric[0].gauge.value"), 2.5);
+        assert_eq!(decoded.0.len(), 3, "{:?}", decoded.0);
+
+        let error = |bytes: &[u8]| Decoded::try_of(bytes).err().unwrap_or_default();
+        // Field 99, on the family and inside a metric.
+        let unknown = error(&delimited(&[0x0a, 1, b'x', 0x98, 0x06, 1]));
+        assert!(
+            unknown.contains("family[0]: fields this decoder does not know"),
+            "{unknown}"
+        );
+        assert!(unknown.contains("[99]"), "{unknown}");
+        let nested = error(&delimited(&[0x22, 3, 0x98, 0x06, 1]));
+        assert!(
+            nested.starts_with("family[0].metric[0]: fields this decoder"),
+            "{nested}"
+        );
+        // A metric type the schema does not have.
+        let kind = error(&delimited(&[0x18, 99]));
+        assert!(kind.contains("type"), "{kind}");
+        // The name twice: the last wins, and the message is longer than the schema writes it.
+        let twice = error(&delimited(&[0x0a, 1, b'x', 0x0a, 1, b'y']));
+        assert!(twice.contains("6 bytes, re-encoded 3"), "{twice}");
+        // A length past the end of the stream.
+        let cut = error(&[9, 0x0a, 1, b'x']);
+        assert!(cut.contains("the stream ends inside it"), "{cut}");
+        assert!(Decoded::try_of(&[]).is_ok_and(|decoded| decoded.0.is_empty()));
     }
 }

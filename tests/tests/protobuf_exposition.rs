@@ -1,5 +1,5 @@
-//! The protobuf exposition, decoded by an independent decoder (`tests/proto/decode.py`: the
-//! published `metrics.proto` compiled by `protoc` for Python's `protobuf` package): every field
+//! The protobuf exposition, decoded by an independent decoder (`protobuf::Decoded`: the
+//! published `metrics.proto` read by rust-protobuf's dynamic messages): every field
 //! of every family we write, the registry's own families (counter, gauge, histogram, summary,
 //! timestamp) as well as the handler families with native and classic buckets and exemplars.
 
