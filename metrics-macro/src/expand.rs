@@ -10,6 +10,7 @@ use syn::spanned::Spanned;
 use syn::visit_mut::VisitMut;
 use syn::{Block, Lifetime, ReturnType, Stmt, Type, parse_quote};
 
+use crate::arguments;
 use crate::ast::{self, Handler};
 use crate::attr::{self, MetricsArgs};
 use crate::marker::{self, Marker, Nested};
@@ -101,13 +102,15 @@ fn generate(plan: Plan) -> TokenStream {
             };
         }
     }
+    let mut sig = handler.sig.clone();
     let body = match handler.async_trait_body() {
         Some((call, future)) => {
             // `_` where the output type cannot be read off the signature (a type alias).
             let output = shape::future_output(&handler.sig.output)
                 .cloned()
                 .unwrap_or_else(|| parse_quote!(_));
-            let inner = instrument.body(&future.block, Shape::Async, Some(&output));
+            // `#[async_trait]` already moved every argument into its block.
+            let inner = instrument.body(&future.block, Shape::Async, Some(&output), None);
             let mut call = call.clone();
             let mut future = future.clone();
             future.block = parse_quote!({ #inner });
@@ -119,7 +122,10 @@ fn generate(plan: Plan) -> TokenStream {
                 ReturnType::Default => None,
                 ReturnType::Type(_, ty) => Some(&**ty),
             };
-            instrument.body(&handler.block, Shape::of(&handler), output)
+            let shape = Shape::of(&handler);
+            let taken_in = (instrument.metrics.is_some() && shape != Shape::Never)
+                .then(|| arguments::take_in(&mut sig));
+            instrument.body(&handler.block, shape, output, taken_in.as_ref())
         }
     };
     let use_attribute = metrics
@@ -132,9 +138,7 @@ fn generate(plan: Plan) -> TokenStream {
     // The metrics of this fn are still to come, maybe under a name not recognised here.
     let above =
         (auth.is_some() && metrics.is_none()).then(|| marker::above_attribute(&instrument.private));
-    let Handler {
-        attrs, vis, sig, ..
-    } = &handler;
+    let Handler { attrs, vis, .. } = &handler;
     // Statements at the top of the fn's block, where an attribute expanding later finds the
     // markers.
     quote!(#(#attrs)* #above #vis #sig { #use_attribute #registration #body })
@@ -174,8 +178,14 @@ fn local(name: &str) -> Ident {
 
 impl Instrument<'_> {
     /// The statements of the new body: authentication, then the guard that records the call,
-    /// then the user's body.
-    fn body(&self, block: &Block, shape: Shape, output: Option<&Type>) -> TokenStream {
+    /// then the user's body, which starts with `taken_in` (see `arguments::take_in`).
+    fn body(
+        &self,
+        block: &Block,
+        shape: Shape,
+        output: Option<&Type>,
+        taken_in: Option<&TokenStream>,
+    ) -> TokenStream {
         let Some(metrics) = self.metrics else {
             let check = self.auth.map(|target| {
                 let registration = self.registration(None, self.skipped, true);
@@ -189,13 +199,14 @@ impl Instrument<'_> {
         let written = marker::split_check(block);
         let measured = self.measured(metrics, &written, shape, output);
         let stmts = written.rest;
+        let taken_in = taken_in.cloned().unwrap_or_default();
         match shape {
-            Shape::Sync => self.sync_body(&measured, stmts, output),
-            Shape::TrackCaller => self.track_caller_body(&measured, stmts, output),
+            Shape::Sync => self.sync_body(&measured, &taken_in, stmts, output),
+            Shape::TrackCaller => self.track_caller_body(&measured, &taken_in, stmts, output),
             Shape::Never => never_body(&measured, stmts),
-            Shape::Async => self.async_body(&measured, stmts, output),
+            Shape::Async => self.async_body(&measured, &taken_in, stmts, output),
             Shape::ReturnsFuture { boxed } => {
-                self.returns_future_body(&measured, stmts, output, boxed)
+                self.returns_future_body(&measured, &taken_in, stmts, output, boxed)
             }
         }
     }
@@ -274,7 +285,13 @@ impl Instrument<'_> {
     }
 
     /// A sync body runs in a `move` closure: its `return` and `?` end the closure.
-    fn sync_body(&self, measured: &Measured, stmts: &[Stmt], output: Option<&Type>) -> TokenStream {
+    fn sync_body(
+        &self,
+        measured: &Measured,
+        taken_in: &TokenStream,
+        stmts: &[Stmt],
+        output: Option<&Type>,
+    ) -> TokenStream {
         let private = &self.private;
         // `()` named too: a body that never returns (`todo!()`) would make the closure's
         // output `!` and the verdict's probes would have no type to work on.
@@ -283,7 +300,7 @@ impl Instrument<'_> {
             Some(ty) => Some(quote!(-> #ty)),
             None => Some(quote!(-> ())),
         };
-        let run = quote!(#private::call_once(move || #annotation { #(#stmts)* }));
+        let run = quote!(#private::call_once(move || #annotation { #taken_in #(#stmts)* }));
         finished_inline(measured, run)
     }
 
@@ -291,6 +308,7 @@ impl Instrument<'_> {
     fn track_caller_body(
         &self,
         measured: &Measured,
+        taken_in: &TokenStream,
         stmts: &[Stmt],
         output: Option<&Type>,
     ) -> TokenStream {
@@ -308,7 +326,8 @@ impl Instrument<'_> {
         }
         let ty = output.map_or_else(|| parse_quote!(()), shape::nameable);
         let output_value = local("__metrics_output");
-        let run = quote!({ let #output_value: #ty = #label: { #(#stmts)* }; #output_value });
+        let run =
+            quote!({ let #output_value: #ty = #label: { #taken_in #(#stmts)* }; #output_value });
         finished_inline(measured, run)
     }
 
@@ -316,6 +335,7 @@ impl Instrument<'_> {
     fn async_body(
         &self,
         measured: &Measured,
+        taken_in: &TokenStream,
         stmts: &[Stmt],
         output: Option<&Type>,
     ) -> TokenStream {
@@ -331,7 +351,10 @@ impl Instrument<'_> {
             #check
             let #guard = #enter;
             let (#output_value, #guard) =
-                #private::Instrumented::new::<#output>(#guard, async move { #(#stmts)* })
+                #private::Instrumented::new::<#output>(
+                    #guard,
+                    async move { #taken_in #(#stmts)* },
+                )
                     .await;
             #finish
             #output_value
@@ -342,6 +365,7 @@ impl Instrument<'_> {
     fn returns_future_body(
         &self,
         measured: &Measured,
+        taken_in: &TokenStream,
         stmts: &[Stmt],
         output: Option<&Type>,
         boxed: bool,
@@ -370,7 +394,7 @@ impl Instrument<'_> {
         quote_spanned! {Span::mixed_site()=>
             #check
             let #guard = #enter;
-            let #future = #private::call_once(move || #annotation { #(#stmts)* });
+            let #future = #private::call_once(move || #annotation { #taken_in #(#stmts)* });
             let #guard = #guard.held_by_future();
             #wrapper(async move {
                 let (#output_value, #guard) =
@@ -420,7 +444,7 @@ impl Instrument<'_> {
                 return;
             }
             let shape = if in_async { Shape::Async } else { Shape::Sync };
-            let stmts = self.body(inner, shape, output.as_ref());
+            let stmts = self.body(inner, shape, output.as_ref(), None);
             *inner = parse_quote!({ #stmts });
         });
         if found == Nested::Rewritten && !supported {

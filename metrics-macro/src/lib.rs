@@ -1,6 +1,7 @@
 //! The attribute macros of `metrics-runtime`. Depend on `metrics-runtime` and use them from
 //! there: the generated code refers to `::metrics_runtime`.
 
+mod arguments;
 mod ast;
 mod attr;
 mod expand;

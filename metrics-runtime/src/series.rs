@@ -133,7 +133,10 @@ struct Padded(AtomicU64);
 
 /// What one scrape reads from a series.
 pub(crate) struct Snapshot {
+    /// Calls started, read after everything else: never below `finished` or `errors`.
     pub(crate) started: u64,
+    /// Calls started, read before everything else: what the in-flight gauge counts from.
+    started_before: u64,
     pub(crate) errors: u64,
     pub(crate) rejected: u64,
     pub(crate) finished: u64,
@@ -158,10 +161,12 @@ impl Snapshot {
 }
 
 impl Snapshot {
-    /// Calls started and not yet ended. `snapshot` reads `started` last, so it is never below
-    /// `finished`; saturating keeps even a broken invariant from wrapping around.
+    /// Calls started and not yet ended, at most the bodies that could be running: the starts
+    /// read before `finished`, so each one counted either has its end counted too or was
+    /// running when they were read. A call that started after that read and has already ended
+    /// can make `finished` the larger: then none is shown running.
     pub(crate) fn in_flight(&self) -> u64 {
-        self.started.saturating_sub(self.finished)
+        self.started_before.saturating_sub(self.finished)
     }
 }
 
@@ -265,9 +270,11 @@ impl Series {
         }
     }
 
+    /// `Release` (a plain store on x86, as `Relaxed`): a scrape that reads this start with
+    /// `Acquire` also sees the end of the call this thread ran before it (see `snapshot`).
     #[inline]
     pub(crate) fn record_start(&self, WriterShard { writer, shard }: WriterShard<'_>) {
-        increment(writer, shard, Counter::Started, Ordering::Relaxed);
+        increment(writer, shard, Counter::Started, Ordering::Release);
     }
 
     /// `now_ticks` is the clock reading that ended the call.
@@ -331,6 +338,13 @@ impl Series {
         }
     }
 
+    /// Calls started, summed over every shard.
+    fn started(&self) -> u64 {
+        self.shards()
+            .map(|shard| load(shard, Counter::Started, Ordering::Acquire))
+            .sum()
+    }
+
     /// Makes every snapshot of this series wait until the guard is dropped: a slow scrape.
     #[cfg(test)]
     pub(crate) fn hold_snapshots(&self) -> std::sync::MutexGuard<'_, u128> {
@@ -338,6 +352,10 @@ impl Series {
     }
 
     pub(crate) fn snapshot(&self) -> Snapshot {
+        // Starts before anything else, for the in-flight gauge: a start read here makes the end
+        // of its thread's previous call visible to the reads below, so a call that starts and
+        // ends while they run is not counted as running (`in_flight`).
+        let started_before = self.started();
         #[cfg(feature = "native-histograms")]
         let native = self
             .native
@@ -347,11 +365,11 @@ impl Series {
         let mut per_bucket = vec![0u64; buckets];
         let mut sum_ticks = 0u128;
         let mut errors = 0u64;
-        // Observations and errors first, then starts. A call increments `Started` before its
+        // Observations and errors, then starts again. A call increments `Started` before its
         // error and its bucket, and those two with `Release`; read here with `Acquire`, each
         // error or observation counted makes its call's start visible to the reads of
         // `Started` that follow (on any CPU, weakly ordered ones included). So by construction
-        // `started >= finished` (in flight is never negative) and `started >= errors` (a
+        // `started >= finished` (`_count` never above requests) and `started >= errors` (a
         // scrape never shows more errors than requests).
         for shard in self.shards() {
             for (bucket, count) in per_bucket.iter_mut().enumerate() {
@@ -360,10 +378,7 @@ impl Series {
             sum_ticks += Self::sum_ticks(shard);
             errors += load(shard, Counter::Errors, Ordering::Acquire);
         }
-        let started: u64 = self
-            .shards()
-            .map(|shard| load(shard, Counter::Started, Ordering::Acquire))
-            .sum();
+        let started = self.started();
         let sum_ticks = {
             let mut reported = self
                 .sum_reported
@@ -384,6 +399,7 @@ impl Series {
         cumulative.truncate(self.bounds_ticks.len());
         Snapshot {
             started,
+            started_before,
             errors,
             rejected: self.rejected.0.load(Ordering::Relaxed),
             finished,
@@ -436,11 +452,13 @@ mod tests {
     /// The orderings that make `errors <= started` and `finished <= started` hold in every
     /// scrape, on weakly ordered CPUs too: a call writes its start before its error and its
     /// observation, and those with `Release`; a scrape reads errors and observations with
-    /// `Acquire`, all of them before any start. x86 never reorders these accesses, so the
+    /// `Acquire`, all of them before the starts it reports. And the ones that keep in flight at
+    /// most the bodies running: starts are written with `Release` and read once more, with
+    /// `Acquire`, before anything else. x86 never reorders these accesses, so the
     /// stress test (`errors_never_exceed_requests.rs`) cannot catch a wrong ordering there:
     /// this test checks the orderings themselves.
     #[test]
-    fn errors_and_observations_publish_their_start_and_are_read_before_starts() {
+    fn errors_and_observations_publish_their_start_and_are_read_between_two_reads_of_starts() {
         let series = series();
         let writer = writers::current();
         let implies_start =
@@ -467,13 +485,28 @@ mod tests {
             assert_eq!(order, Ordering::Release, "{index:?}");
         }
 
+        assert_eq!(
+            writes[start].2,
+            Ordering::Release,
+            "a start publishes the end of the call before it"
+        );
+
         let reads = accesses(|| {
             series.snapshot();
         });
-        let first_start = reads
+        // Two passes over the starts: one before everything else (in flight), one after (the
+        // requests counter).
+        let starts: Vec<usize> = reads
             .iter()
-            .position(|&(_, index, _)| index == Counter::Started)
-            .expect("starts are read");
+            .enumerate()
+            .filter(|&(_, &(_, index, order))| {
+                index == Counter::Started && order == Ordering::Acquire
+            })
+            .map(|(position, _)| position)
+            .collect();
+        let shards = series.shards().count();
+        assert_eq!(starts.len(), 2 * shards, "{reads:?}");
+        let (last_early_start, first_start) = (starts[shards - 1], starts[shards]);
         let implied: Vec<_> = reads
             .iter()
             .enumerate()
@@ -487,6 +520,10 @@ mod tests {
         for (position, &(access, index, order)) in implied {
             assert_eq!(access, Access::Read);
             assert!(position < first_start, "{index:?} read after a start");
+            assert!(
+                position > last_early_start,
+                "{index:?} read before in flight's starts"
+            );
             assert_eq!(order, Ordering::Acquire, "{index:?}");
         }
     }
