@@ -10,6 +10,8 @@ mod auth;
 mod catalog;
 mod clock;
 mod config;
+#[cfg(feature = "tower")]
+mod edge;
 mod error;
 mod exemplar;
 mod families;
@@ -32,6 +34,8 @@ mod writers;
 pub use auth::Authenticate;
 pub use catalog::{HandlerInfo, Measured, handlers, handlers_without_metrics};
 pub use config::Config;
+#[cfg(feature = "tower")]
+pub use edge::{Edge, EdgeFuture, EdgeLayer, OTHER_METHOD, UNMATCHED_ROUTE};
 pub use error::ConfigError;
 pub use format::{CONTENT_TYPE, Format};
 /// Checks a value with [`Authenticate`] before the handler body runs.

@@ -264,6 +264,17 @@ impl Runtime {
     }
 
     /// The series of `(handler, module)`; fns with the same labels share one series.
+    /// The registry the handler families are in, for the edge's families (feature `tower`).
+    #[cfg(feature = "tower")]
+    pub(crate) fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    #[cfg(feature = "tower")]
+    pub(crate) fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
     pub(crate) fn series(&self, handler: String, module: &'static str) -> &'static Series {
         self.handlers.series(handler, module)
     }

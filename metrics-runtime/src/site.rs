@@ -69,6 +69,8 @@ impl CallSite {
     /// Counts a call that `#[authenticated]` rejected before the body ran.
     #[inline(never)]
     pub fn reject(&'static self, self_type: SelfType) {
+        #[cfg(feature = "tower")]
+        crate::edge::mark_measured();
         self.series(self_type).record_rejection();
     }
 
@@ -223,6 +225,8 @@ impl Guard {
     /// The body returned; `failed` says whether its output counts as an error.
     #[inline(always)]
     pub fn finish(self, failed: bool) {
+        #[cfg(feature = "tower")]
+        crate::edge::mark_measured();
         // Recorded here rather than by `drop`, so the common path stays inline.
         std::mem::ManuallyDrop::new(self).record_end(failed);
     }
@@ -250,6 +254,11 @@ impl Guard {
 
 impl Drop for Guard {
     fn drop(&mut self) {
+        // A future dropped unfinished under an `EdgeLayer`: the response decides.
+        #[cfg(feature = "tower")]
+        if !self.unwinding_is_error && crate::edge::park(self.series, self.start) {
+            return;
+        }
         self.record_end(self.unwinding_is_error && std::thread::panicking());
     }
 }

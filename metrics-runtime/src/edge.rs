@@ -1,0 +1,344 @@
+//! The server's edge (feature `tower`): [`EdgeLayer`] sees every response, so it can judge the
+//! handler calls a response cut short and count the answers no handler measured.
+//!
+//! No lock or map on a measured request: around each poll of the service's future, a
+//! thread-local points at a small [`Slot`] inside the layer's own future. An instrumented
+//! future dropped unfinished while a slot is current parks its end there instead of recording
+//! a cancellation; the layer records it once the response's status is known. Any measured call
+//! marks the slot, so the layer knows whether the answer is a handler's.
+
+use std::cell::Cell;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use http::{Method, Request, Response, StatusCode};
+use once_cell::sync::OnceCell;
+use prometheus::{IntCounterVec, Opts};
+
+use crate::registry;
+use crate::series::Series;
+use crate::writers;
+
+/// `route` of a response with no matched route template: the fallback's 404 and the like.
+pub const UNMATCHED_ROUTE: &str = "unmatched";
+
+/// `method` of a request whose method is not one of HTTP's nine (OpenTelemetry's `_OTHER`).
+pub const OTHER_METHOD: &str = "_OTHER";
+
+/// How many cut-short calls one response can judge; more (deep nesting of instrumented
+/// futures) are recorded as cancellations when dropped, as without the layer.
+const PARKED: usize = 4;
+
+/// A call dropped unfinished, waiting for the response's verdict.
+#[derive(Clone, Copy)]
+struct Parked {
+    series: &'static Series,
+    /// Clock ticks at the drop: the latency is the call's, not the response's.
+    now: u64,
+    elapsed: u64,
+}
+
+/// What the instrumented calls of one request leave for the layer.
+#[derive(Default)]
+struct Slot {
+    measured: Cell<bool>,
+    parked: [Cell<Option<Parked>>; PARKED],
+}
+
+impl Slot {
+    fn judge(&self, failed: bool) {
+        for parked in &self.parked {
+            if let Some(Parked {
+                series,
+                now,
+                elapsed,
+            }) = parked.take()
+            {
+                let shard = series.writer_shard(writers::current());
+                series.record_end(shard, now, elapsed, failed);
+                if failed {
+                    families()
+                        .timeouts
+                        .with_label_values(&[series.handler.as_str(), series.module])
+                        .inc();
+                }
+            }
+        }
+    }
+}
+
+thread_local! {
+    static CURRENT: Cell<*const Slot> = const { Cell::new(std::ptr::null()) };
+}
+
+/// A measured call ended (returned, or was rejected by `#[authenticated]`) on this thread.
+#[inline(always)]
+pub(crate) fn mark_measured() {
+    CURRENT.with(|current| {
+        let slot = current.get();
+        // SAFETY: non-null only while `EdgeFuture::poll` runs below on this thread's stack,
+        // with the slot it points at borrowed for that time (see `Current`).
+        if let Some(slot) = unsafe { slot.as_ref() } {
+            slot.measured.set(true);
+        }
+    });
+}
+
+/// An instrumented future dropped unfinished: parks its end in the current slot, if there is
+/// one with room, and says whether it did (else the caller records a cancellation).
+#[inline]
+pub(crate) fn park(series: &'static Series, start: u64) -> bool {
+    CURRENT.with(|current| {
+        // SAFETY: as in `mark_measured`.
+        let Some(slot) = (unsafe { current.get().as_ref() }) else {
+            return false;
+        };
+        let Some(free) = slot.parked.iter().find(|parked| parked.get().is_none()) else {
+            return false;
+        };
+        let now = series.clock.now();
+        free.set(Some(Parked {
+            series,
+            now,
+            elapsed: now.saturating_sub(start),
+        }));
+        slot.measured.set(true);
+        true
+    })
+}
+
+/// Makes a slot current for one poll; puts the previous one back on drop, unwinding included.
+struct Current(*const Slot);
+
+impl Current {
+    fn enter(slot: &Slot) -> Current {
+        Current(CURRENT.with(|current| current.replace(slot)))
+    }
+}
+
+impl Drop for Current {
+    fn drop(&mut self) {
+        CURRENT.with(|current| current.set(self.0));
+    }
+}
+
+/// The counters of the edge, in the runtime's registry.
+struct Families {
+    responses: IntCounterVec,
+    timeouts: IntCounterVec,
+}
+
+fn families() -> &'static Families {
+    static FAMILIES: OnceCell<Families> = OnceCell::new();
+    FAMILIES.get_or_init(|| {
+        let runtime = registry::runtime();
+        let namespace = runtime.namespace();
+        let counter = |name: &str, help: &str, labels: &[&str]| {
+            let counter =
+                IntCounterVec::new(Opts::new(format!("{namespace}_{name}"), help), labels)
+                    .expect("the edge's names and labels are valid");
+            // As for the handler families: a clash is reported once, and the counters count
+            // unexported rather than taking the server down.
+            if let Err(clash) = runtime.registry().register(Box::new(counter.clone())) {
+                eprintln!("metrics_runtime: edge metrics {name} are not exported: {clash}");
+            }
+            counter
+        };
+        Families {
+            responses: counter(
+                "edge_responses_total",
+                "Responses that no instrumented handler measured (routing, extractor and \
+                 middleware answers), by route template, method and status code.",
+                &["route", "method", "code"],
+            ),
+            timeouts: counter(
+                "handler_request_timeouts_total",
+                "Calls cut short by the server's own answer (a timeout's 408/5xx): each is \
+                 also in handler_request_errors_total.",
+                &["handler", "module"],
+            ),
+        }
+    })
+}
+
+/// The method's label: one of HTTP's nine, else [`OTHER_METHOD`]. Never request data.
+fn method_label(method: &Method) -> &'static str {
+    const KNOWN: [Method; 9] = [
+        Method::GET,
+        Method::HEAD,
+        Method::POST,
+        Method::PUT,
+        Method::DELETE,
+        Method::PATCH,
+        Method::OPTIONS,
+        Method::CONNECT,
+        Method::TRACE,
+    ];
+    KNOWN
+        .iter()
+        .find(|known| *known == method)
+        .map_or(OTHER_METHOD, Method::as_str)
+}
+
+/// Whether a response cuts its handler's call short as an error: a 5xx, or 408, which a
+/// server-side timeout (tower-http's `TimeoutLayer`) answers.
+fn fails_cut_short_calls(status: StatusCode) -> bool {
+    status.is_server_error() || status == StatusCode::REQUEST_TIMEOUT
+}
+
+/// The route template of a request, as the framework left it in the request's extensions.
+#[cfg(feature = "axum")]
+type Route = Option<axum::extract::MatchedPath>;
+#[cfg(not(feature = "axum"))]
+type Route = ();
+
+#[cfg(feature = "axum")]
+fn route<B>(request: &Request<B>) -> Route {
+    request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .cloned()
+}
+#[cfg(not(feature = "axum"))]
+fn route<B>(_: &Request<B>) -> Route {}
+
+#[cfg(feature = "axum")]
+fn route_label(route: &Route) -> &str {
+    route
+        .as_ref()
+        .map_or(UNMATCHED_ROUTE, axum::extract::MatchedPath::as_str)
+}
+#[cfg(not(feature = "axum"))]
+fn route_label(_: &Route) -> &str {
+    UNMATCHED_ROUTE
+}
+
+/// Measures a tower service's edge: `router.layer(metrics_runtime::EdgeLayer::new())`.
+///
+/// With it, a handler call that a response cuts short (a `TimeoutLayer` inside this one
+/// answering 408/503/504, load shedding) counts as an error of that handler, and once in
+/// `<namespace>_handler_request_timeouts_total`; a call dropped because the client went away
+/// stays a cancellation. Each response that no instrumented handler measured is counted in
+/// `<namespace>_edge_responses_total{route, method, code}`, where `route` is axum's
+/// `MatchedPath` (feature `axum`) or [`UNMATCHED_ROUTE`], and `method` one of HTTP's nine or
+/// [`OTHER_METHOD`]: request data never makes a series.
+///
+/// ```
+/// # #[cfg(feature = "axum")] {
+/// use metrics_runtime::EdgeLayer;
+///
+/// let router: axum::Router = axum::Router::new()
+///     // Inside: the timeout whose answers it judges.
+///     // .layer(tower_http::timeout::TimeoutLayer::new(…))
+///     .layer(EdgeLayer::new());
+/// # }
+/// ```
+#[derive(Clone, Copy, Debug, Default)]
+pub struct EdgeLayer(());
+
+impl EdgeLayer {
+    /// The layer; creates its two families in the runtime's registry.
+    pub fn new() -> Self {
+        families();
+        EdgeLayer(())
+    }
+}
+
+impl<S> tower_layer::Layer<S> for EdgeLayer {
+    type Service = Edge<S>;
+
+    fn layer(&self, inner: S) -> Edge<S> {
+        Edge { inner }
+    }
+}
+
+/// The service [`EdgeLayer`] wraps around another.
+#[derive(Clone, Debug)]
+pub struct Edge<S> {
+    inner: S,
+}
+
+impl<S, ReqBody, ResBody> tower_service::Service<Request<ReqBody>> for Edge<S>
+where
+    S: tower_service::Service<Request<ReqBody>, Response = Response<ResBody>>,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = EdgeFuture<S::Future>;
+
+    #[inline]
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    #[inline]
+    fn call(&mut self, request: Request<ReqBody>) -> EdgeFuture<S::Future> {
+        let method = method_label(request.method());
+        let route = route(&request);
+        EdgeFuture {
+            inner: Some(self.inner.call(request)),
+            slot: Slot::default(),
+            method,
+            route,
+        }
+    }
+}
+
+/// The response future of [`Edge`].
+#[must_use = "futures do nothing unless polled"]
+pub struct EdgeFuture<F> {
+    inner: Option<F>,
+    slot: Slot,
+    method: &'static str,
+    route: Route,
+}
+
+impl<F, B, E> Future for EdgeFuture<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        // SAFETY: `inner` is pinned with `self`: never moved, only dropped in place (below and
+        // in `drop`). The other fields are not structurally pinned.
+        let this = unsafe { self.get_unchecked_mut() };
+        let Some(inner) = this.inner.as_mut() else {
+            panic!("EdgeFuture polled after it completed");
+        };
+        let output = {
+            let _current = Current::enter(&this.slot);
+            match unsafe { Pin::new_unchecked(inner) }.poll(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(output) => {
+                    // Dropped here, with the slot current: a timeout's future that answered
+                    // still holds the handler's future it cut short.
+                    this.inner = None;
+                    output
+                }
+            }
+        };
+        let status = output.as_ref().ok().map(Response::status);
+        // A service error is no answer from the handler: it fails what it cut short.
+        this.slot.judge(status.is_none_or(fails_cut_short_calls));
+        if !this.slot.measured.get() {
+            let code = status.as_ref().map_or("error", StatusCode::as_str);
+            families()
+                .responses
+                .with_label_values(&[route_label(&this.route), this.method, code])
+                .inc();
+        }
+        Poll::Ready(output)
+    }
+}
+
+impl<F> Drop for EdgeFuture<F> {
+    fn drop(&mut self) {
+        // No answer (the client went away, or an outer timeout dropped this layer): what was
+        // cut short is a cancellation, as without the layer. The inner future is dropped first
+        // with no slot current, so its calls record their cancellations themselves.
+        self.inner = None;
+        self.slot.judge(false);
+    }
+}
