@@ -335,7 +335,6 @@ pub(crate) struct NativeSnapshot {
 
 impl NativeSnapshot {
     /// The observations in the buckets, zero bucket included.
-    #[cfg(test)]
     pub(crate) fn count(&self) -> u64 {
         self.zero_count + self.buckets.iter().map(|&(_, count)| count).sum::<u64>()
     }

@@ -337,16 +337,28 @@ pub(crate) fn write_handler_families(
     let latency = series
         .iter()
         .map(|(site, snapshot)| {
+            // Prometheus since 2.4x and Mimir refuse a native histogram whose buckets do not
+            // hold exactly its count. The native buckets are read first and lag the classic
+            // ones by the calls that end meanwhile, so the histogram's count is theirs, and its
+            // classic buckets are capped at it: one count for both, every bucket within it.
+            let count = snapshot
+                .native
+                .as_ref()
+                .map_or(snapshot.finished, NativeSnapshot::count);
             let mut histogram = Message::new();
             histogram
-                .uint(field::HISTOGRAM_COUNT, snapshot.finished)
+                .uint(field::HISTOGRAM_COUNT, count)
                 .double(field::HISTOGRAM_SUM, snapshot.sum_seconds);
-            for (bucket, (&bound, &count)) in
+            for (bucket, (&bound, &cumulative)) in
                 bounds_seconds.iter().zip(&snapshot.cumulative).enumerate()
             {
                 histogram.message(
                     field::HISTOGRAM_BUCKET,
-                    classic_bucket(count, bound, snapshot.bucket_exemplar(bucket)),
+                    classic_bucket(
+                        cumulative.min(count),
+                        bound,
+                        snapshot.bucket_exemplar(bucket),
+                    ),
                 );
             }
             // The format leaves `+Inf` implicit; written only to carry an exemplar (as
@@ -354,7 +366,7 @@ pub(crate) fn write_handler_families(
             if let Some(exemplar) = snapshot.bucket_exemplar(bounds_seconds.len()) {
                 histogram.message(
                     field::HISTOGRAM_BUCKET,
-                    classic_bucket(snapshot.finished, f64::INFINITY, Some(exemplar)),
+                    classic_bucket(count, f64::INFINITY, Some(exemplar)),
                 );
             }
             if let Some(native) = &snapshot.native {
