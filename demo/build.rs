@@ -1,5 +1,9 @@
 //! Sets `DEMO_GIT_REVISION` for the build-info metric: the commit being built, or `unknown`
-//! where there is no git or no repository (a source tarball, a clean copy without `.git`).
+//! where there is no git or no repository (a source tarball, a clean copy without `.git`). And
+//! finds `promtool` and `prometheus` for the end-to-end tests (`tests/find_tools.rs`).
+
+#[path = "../tests/find_tools.rs"]
+mod find_tools;
 
 use std::path::Path;
 use std::process::Command;
@@ -13,6 +17,8 @@ fn git(args: &[&str]) -> Option<String> {
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-changed=../tests/find_tools.rs");
+    find_tools::find_tools();
     let revision = git(&["rev-parse", "--short=12", "HEAD"]);
     if revision.is_some() {
         // Rebuild when HEAD moves: a commit, a checkout, or a ref update (loose or packed).

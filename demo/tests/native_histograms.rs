@@ -77,6 +77,10 @@ async fn metrics(client: &Client, demo: &Demo, accept: &str) -> (String, Vec<u8>
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(all(has_prometheus, has_promtool)),
+    ignore = "needs prometheus and promtool (Debian: apt-get install prometheus)"
+)]
 async fn a_native_prometheus_finds_the_rucio_latency_in_the_native_buckets() {
     let deadline = Instant::now() + DEADLINE;
     let client = Client::new();
@@ -189,6 +193,10 @@ async fn slow_ratio(flags: &[&str], representation: &str) -> f64 {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(has_prometheus),
+    ignore = "needs prometheus (Debian: apt-get install prometheus)"
+)]
 async fn the_latency_rules_read_native_buckets() {
     let ratio = slow_ratio(&["--enable-feature=native-histograms"], "native").await;
     // Every call took 300 ms: all slow. histogram_fraction interpolates within the bucket that
@@ -197,6 +205,10 @@ async fn the_latency_rules_read_native_buckets() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(has_prometheus),
+    ignore = "needs prometheus (Debian: apt-get install prometheus)"
+)]
 async fn the_latency_rules_read_classic_buckets() {
     let ratio = slow_ratio(&[], "classic").await;
     assert!((0.99..=1.0 + 1e-9).contains(&ratio), "{ratio}");

@@ -370,6 +370,59 @@ fn parses_labels_escapes_and_special_values() {
     assert!(Scrape::parse("x{a=\"1\",a=\"2\"} 1\n").is_err());
 }
 
+/// Prometheus's tools, at the paths the package's build script found (`tests/find_tools.rs`,
+/// which the demo's build script runs too). A test that runs one says so on itself, and is
+/// ignored with that reason where the tool is missing (never under `CI`, where the build fails):
+///
+/// ```ignore
+/// #[test]
+/// #[cfg_attr(not(has_promtool), ignore = "needs promtool (Debian: apt-get install prometheus)")]
+/// fn rules_pass() {
+///     let output = handler_metrics_tests::promtool!().args(["check", "rules"]).output();
+/// }
+/// ```
+pub mod tools {
+    use std::process::Command;
+
+    /// `tool` at `found`, the path the build script found (empty: none); panics if there is
+    /// none, saying how to gate the test.
+    #[track_caller]
+    pub fn command(tool: &str, cfg: &str, found: &str) -> Command {
+        assert!(
+            !found.is_empty(),
+            "{tool} was not found when this test was built (HANDLER_METRICS_{upper}, else PATH; \
+             Debian: apt-get install prometheus); a test that runs it needs \
+             #[cfg_attr(not({cfg}), ignore = \"needs {tool} (Debian: apt-get install prometheus)\")]",
+            upper = tool.to_uppercase()
+        );
+        Command::new(found)
+    }
+}
+
+/// `promtool`, as a `Command`, at the path the calling package's build script found.
+#[macro_export]
+macro_rules! promtool {
+    () => {
+        $crate::tools::command(
+            "promtool",
+            "has_promtool",
+            env!("HANDLER_METRICS_PROMTOOL_FOUND"),
+        )
+    };
+}
+
+/// `prometheus`, as a `Command`, at the path the calling package's build script found.
+#[macro_export]
+macro_rules! prometheus {
+    () => {
+        $crate::tools::command(
+            "prometheus",
+            "has_prometheus",
+            env!("HANDLER_METRICS_PROMETHEUS_FOUND"),
+        )
+    };
+}
+
 /// The protobuf exposition as an independent decoder reads it: rust-protobuf's dynamic
 /// messages over the published `tests/proto/metrics.proto` (read by its pure-Rust parser), so
 /// nothing of the runtime's own encoder is used.

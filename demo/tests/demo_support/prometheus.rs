@@ -1,9 +1,13 @@
 //! A throw-away Prometheus on a free loopback port, for the end-to-end tests, and its HTTP API.
+//! Prometheus and promtool are run from where the build script found them
+//! (`tests/find_tools.rs`); a test that needs one is ignored without it, saying so:
+//! `#[cfg_attr(not(has_prometheus), ignore = "needs prometheus (Debian: apt-get install
+//! prometheus)")]`, `has_promtool` likewise.
 
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use reqwest::{Client, Url};
@@ -33,7 +37,7 @@ impl Prometheus {
                 .and_then(|listener| listener.local_addr())
                 .unwrap()
                 .port();
-            let mut command = Command::new("prometheus");
+            let mut command = handler_metrics_tests::prometheus!();
             command
                 .arg(format!("--config.file={}", config.display()))
                 .args(flags)
@@ -137,13 +141,13 @@ impl Prometheus {
 /// `promtool check metrics` on `exposition`: panics unless it passes without a lint warning.
 #[allow(dead_code)]
 pub fn promtool_check_metrics(exposition: &[u8]) {
-    let mut promtool = Command::new("promtool")
+    let mut promtool = handler_metrics_tests::promtool!()
         .args(["check", "metrics"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("promtool runs (Debian: apt-get install prometheus)");
+        .expect("promtool runs");
     promtool
         .stdin
         .take()
