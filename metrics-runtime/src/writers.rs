@@ -29,7 +29,7 @@ pub(crate) const COUNTERS_PER_LINE: usize = 16;
 
 /// What shards are made of: 128 bytes, two 64-byte lines, because adjacent-line prefetching
 /// pairs them on x86_64, so one thread's counters never share a line pair with another's.
-/// `repr(C)`: native histograms read two adjacent lines as one array (`native::deferred_slot`).
+/// `repr(C)`: native histograms read two adjacent lines as one array (`native::storage::deferred_slot`).
 #[repr(C, align(128))]
 pub(crate) struct Line(pub(crate) [AtomicU64; COUNTERS_PER_LINE]);
 
