@@ -39,15 +39,19 @@ fn printed_rules() -> String {
 }
 
 #[test]
+#[cfg_attr(
+    not(has_promtool),
+    ignore = "needs promtool (Debian: apt-get install prometheus)"
+)]
 fn the_printed_rules_pass_promtool_and_cover_both_objectives() {
     let dir = tempfile::tempdir().unwrap();
     let rules = dir.path().join("slo.rules.yml");
     fs::write(&rules, printed_rules()).unwrap();
-    let output = Command::new("promtool")
+    let output = handler_metrics_tests::promtool!()
         .args(["check", "rules"])
         .arg(&rules)
         .output()
-        .expect("promtool runs (Debian: apt-get install prometheus)");
+        .expect("promtool runs");
     let report = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{report}");
     // Per objective: 2 × 7 ratios, 4 traffic floors, 2 × 2 burn alerts, 1 for a missing bucket.
@@ -81,6 +85,10 @@ async fn hit(client: &Client, demo: &Demo, path: &str, count: usize, status: Sta
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(has_prometheus),
+    ignore = "needs prometheus (Debian: apt-get install prometheus)"
+)]
 async fn a_rucio_outage_pages_for_the_rucio_objective_and_for_nothing_else() {
     let started = Instant::now();
     let deadline = started + DEADLINE;
