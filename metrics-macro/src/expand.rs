@@ -16,17 +16,17 @@ use crate::attr::{self, MetricsArgs};
 use crate::marker::{self, Marker, Nested};
 use crate::shape::{self, Shape};
 use crate::track_caller::LeaveLabelledBlock;
-use crate::valid::{self, AuthTarget, Plan};
+use crate::plan::{self, AuthTarget, Plan};
 
 pub fn prometheus_metrics(args: TokenStream, input: TokenStream) -> TokenStream {
     expand(input, attr::METRICS, |handler| {
-        valid::metrics_plan(args, handler)
+        plan::metrics_plan(args, handler)
     })
 }
 
 pub fn authenticated(args: TokenStream, input: TokenStream) -> TokenStream {
     expand(input, attr::AUTHENTICATED, |handler| {
-        valid::authenticated_plan(args, handler)
+        plan::authenticated_plan(args, handler)
     })
 }
 

@@ -7,9 +7,9 @@ mod attr;
 mod expand;
 mod marker;
 mod methods;
+mod plan;
 mod shape;
 mod track_caller;
-mod valid;
 
 use proc_macro::TokenStream;
 

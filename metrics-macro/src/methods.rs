@@ -9,7 +9,7 @@ use syn::parse::Parser;
 use syn::{ImplItem, ItemImpl, LitStr, Meta, Path, Type, TypeParamBound};
 
 use crate::attr::{self, MetricsArgs};
-use crate::valid;
+use crate::plan;
 
 pub fn prometheus_handlers(args: TokenStream, input: TokenStream) -> TokenStream {
     match label_methods(args, input.clone()) {
@@ -69,7 +69,7 @@ fn label_methods(args: TokenStream, input: TokenStream) -> syn::Result<ItemImpl>
         for attr in &mut method.attrs {
             if attr::is(attr, attr::METRICS) {
                 let args = MetricsArgs::from_attr(attr)?;
-                valid::require_classifiable(&method.sig, false, &impl_params, &args)?;
+                plan::require_classifiable(&method.sig, false, &impl_params, &args)?;
                 label_attribute(attr, &label, krate.as_ref(), objective.as_ref())?;
             }
         }

@@ -1,4 +1,6 @@
-//! Checks that need the whole fn: where the attributes are, which parameter to authenticate.
+//! The plan of one expansion (`Plan`: the fn, what to authenticate, how to measure it), built
+//! from the checks that need the whole fn: where the attributes are, which parameter to
+//! authenticate, whether the output can be classified.
 
 use proc_macro2::{Span, TokenStream};
 use quote::ToTokens;
