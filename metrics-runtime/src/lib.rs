@@ -4,12 +4,15 @@
 // Imports go one way, from the hot path up: `clock`, `writers` and `model`, then `exemplar`,
 // `series`, `families`, the renderers `text` and `openmetrics`, `error` and `format`,
 // `registry`, `site`, `catalog`, `config`;
-// `auth`, `outcome` and `objective` stand alone; `rules` reads `catalog` and `registry`.
+// `auth`, `outcome` and `objective` stand alone; `rules` and `dashboard` read `catalog` and
+// `registry`.
 // One edge goes back: `registry` asks `catalog` for the objectives' latency thresholds.
 mod auth;
 mod catalog;
 mod clock;
 mod config;
+#[cfg(feature = "dashboard")]
+mod dashboard;
 #[cfg(feature = "tower")]
 mod edge;
 mod error;
@@ -34,6 +37,8 @@ mod writers;
 pub use auth::Authenticate;
 pub use catalog::{HandlerInfo, Measured, handlers, handlers_without_metrics};
 pub use config::Config;
+#[cfg(feature = "dashboard")]
+pub use dashboard::{Dashboard, dashboard};
 #[cfg(feature = "tower")]
 pub use edge::{Edge, EdgeFuture, EdgeLayer, OTHER_METHOD, UNMATCHED_ROUTE};
 pub use error::ConfigError;
@@ -158,7 +163,7 @@ fn create_known_series() {
 }
 
 #[doc(hidden)]
-#[path = "private.rs"]
+#[path = "private/mod.rs"]
 pub mod __private;
 
 /// Renders every metric of the runtime's registry (handler metrics, process metrics and
