@@ -15,14 +15,16 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::Method;
 use axum::http::header::{
     ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, CONTENT_TYPE,
 };
+use axum::http::{Method, StatusCode};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use metrics_runtime::EdgeLayer;
 use metrics_runtime::prometheus::{self, IntGauge, Opts};
+use tower_http::timeout::TimeoutLayer;
 
 pub use auth::Token;
 use error::ApiError;
@@ -51,6 +53,10 @@ pub const MAX_PATTERN_LENGTH: usize = 256;
 /// How long one simulated Rucio call takes unless configured. The handlers that call Rucio
 /// (`files`, `did`, `did-search`, `list-scopes`, `list-rses`) await it, so their latency is real.
 pub const RUCIO_LATENCY: Duration = Duration::from_millis(5);
+
+/// How long a request may take unless configured: past it, the server answers 504 and the
+/// handler it cut short counts an error (`EdgeLayer`). Far above any healthy call.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The git revision the binary was built from, or `unknown` (see `build.rs`).
 pub const GIT_REVISION: &str = env!("DEMO_GIT_REVISION");
@@ -110,9 +116,19 @@ async fn preflight(request: axum::extract::Request, next: middleware::Next) -> R
         .into_response()
 }
 
+/// [`router_with_timeout`] with the default [`REQUEST_TIMEOUT`].
+pub fn router(app: App) -> Router {
+    router_with_timeout(app, REQUEST_TIMEOUT)
+}
+
 /// Every route: the extension's under [`API_PREFIX`], and `/metrics` at the root. Every request
 /// carries a trace id: its `traceparent`'s, or a fresh one, echoed in [`TRACE_ID_HEADER`].
-pub fn router(app: App) -> Router {
+///
+/// A request still running after `request_timeout` is answered 504; [`EdgeLayer`], outside the
+/// timeout, makes that an error of the handler cut short, and counts the answers no handler
+/// gives (404, 405, 413, rejected JSON, preflights) in `rucio_jupyterlab_edge_responses_total`.
+/// Inside the trace layer, so an error it records carries the request's trace id.
+pub fn router_with_timeout(app: App, request_timeout: Duration) -> Router {
     let api = Router::new()
         .route(
             "/instances",
@@ -149,6 +165,11 @@ pub fn router(app: App) -> Router {
         .nest(API_PREFIX, api)
         .fallback(|| async { ApiError::not_found("no such route") })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::GATEWAY_TIMEOUT,
+            request_timeout,
+        ))
+        .layer(EdgeLayer::new())
         .layer(middleware::from_fn(trace::propagate))
         .with_state(app)
 }

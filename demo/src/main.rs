@@ -12,8 +12,8 @@ use tokio::sync::oneshot;
 
 const USAGE: &str = "\
 usage: handler-metrics-demo [--addr HOST:PORT] [--token TOKEN] [--metrics-public]
-                            [--shutdown-timeout SECONDS] [--rucio-latency-ms MS]
-                            [--signed-out] [--native-histograms]
+                            [--shutdown-timeout SECONDS] [--request-timeout SECONDS]
+                            [--rucio-latency-ms MS] [--signed-out] [--native-histograms]
        handler-metrics-demo [--native-histograms] --print-alert-rules
 
   --addr HOST:PORT            where to listen (env DEMO_ADDR; default 127.0.0.1:8888; port 0:
@@ -23,6 +23,8 @@ usage: handler-metrics-demo [--addr HOST:PORT] [--token TOKEN] [--metrics-public
   --shutdown-timeout SECONDS  after Ctrl-C or SIGTERM, how long requests in flight may take
                               before the server exits anyway, with status 1
                               (env DEMO_SHUTDOWN_TIMEOUT; default 10)
+  --request-timeout SECONDS   past it, a request is answered 504 and counts as an error of
+                              its handler (env DEMO_REQUEST_TIMEOUT; default 10; above 0)
   --rucio-latency-ms MS       how long a simulated Rucio call takes (env DEMO_RUCIO_LATENCY_MS;
                               default 5)
   --signed-out                start with no Rucio credentials stored: every route behind
@@ -47,6 +49,7 @@ struct Args {
     token: Option<String>,
     metrics_public: bool,
     shutdown_timeout: Duration,
+    request_timeout: Duration,
     rucio_latency: Duration,
     print_alert_rules: bool,
     /// `--signed-out`: no Rucio credentials stored at start.
@@ -62,6 +65,15 @@ fn seconds(source: &str, value: &str) -> Result<Duration, String> {
         .ok()
         .and_then(|seconds| Duration::try_from_secs_f64(seconds).ok())
         .ok_or_else(|| format!("{source} needs a number of seconds, got {value:?}"))
+}
+
+/// A request timeout: seconds, and more than none (0 would answer every request 504).
+fn timeout(source: &str, value: &str) -> Result<Duration, String> {
+    let timeout = seconds(source, value)?;
+    if timeout.is_zero() {
+        return Err(format!("{source} needs more than 0 seconds, got {value:?}"));
+    }
+    Ok(timeout)
 }
 
 fn milliseconds(source: &str, value: &str) -> Result<Duration, String> {
@@ -84,6 +96,10 @@ fn parse_args(
             .map(|value| seconds("DEMO_SHUTDOWN_TIMEOUT", &value))
             .transpose()?
             .unwrap_or(DEFAULT_SHUTDOWN_TIMEOUT),
+        request_timeout: env("DEMO_REQUEST_TIMEOUT")
+            .map(|value| timeout("DEMO_REQUEST_TIMEOUT", &value))
+            .transpose()?
+            .unwrap_or(demo::REQUEST_TIMEOUT),
         rucio_latency: env("DEMO_RUCIO_LATENCY_MS")
             .map(|value| milliseconds("DEMO_RUCIO_LATENCY_MS", &value))
             .transpose()?
@@ -112,6 +128,7 @@ fn parse_args(
             "--signed-out" if inline_value.is_none() => parsed.signed_out = true,
             "--native-histograms" if inline_value.is_none() => parsed.native_histograms = true,
             "--shutdown-timeout" => parsed.shutdown_timeout = seconds(&flag, &value()?)?,
+            "--request-timeout" => parsed.request_timeout = timeout(&flag, &value()?)?,
             "--rucio-latency-ms" => parsed.rucio_latency = milliseconds(&flag, &value()?)?,
             "-h" | "--help" => return Ok(None),
             _ => return Err(format!("unexpected argument {flag:?}")),
@@ -182,12 +199,15 @@ async fn run(args: Args) -> Result<(), Box<dyn Error + Send + Sync>> {
         !args.signed_out,
     );
     let (signalled, on_signal) = oneshot::channel();
-    let server = axum::serve(listener, demo::router(app))
-        .with_graceful_shutdown(async {
-            shutdown_signal().await;
-            let _ = signalled.send(());
-        })
-        .into_future();
+    let server = axum::serve(
+        listener,
+        demo::router_with_timeout(app, args.request_timeout),
+    )
+    .with_graceful_shutdown(async {
+        shutdown_signal().await;
+        let _ = signalled.send(());
+    })
+    .into_future();
     let mut server = std::pin::pin!(server);
     tokio::select! {
         result = &mut server => result?,
@@ -277,6 +297,7 @@ mod tests {
                 token: None,
                 metrics_public: false,
                 shutdown_timeout: Duration::from_secs(10),
+                request_timeout: Duration::from_secs(10),
                 rucio_latency: Duration::from_millis(5),
                 print_alert_rules: false,
                 signed_out: false,
@@ -289,6 +310,7 @@ mod tests {
             ("DEMO_SHUTDOWN_TIMEOUT", "2.5"),
             ("DEMO_RUCIO_LATENCY_MS", "40"),
             ("DEMO_NATIVE_HISTOGRAMS", "1"),
+            ("DEMO_REQUEST_TIMEOUT", "0.5"),
         ];
         let from_env = parse(&[], &env).unwrap().unwrap();
         assert_eq!(from_env.addr, "0.0.0.0:9000");
@@ -296,6 +318,7 @@ mod tests {
         assert_eq!(from_env.shutdown_timeout, Duration::from_millis(2500));
         assert_eq!(from_env.rucio_latency, Duration::from_millis(40));
         assert!(from_env.native_histograms);
+        assert_eq!(from_env.request_timeout, Duration::from_millis(500));
         let flags = parse(
             &[
                 "--addr",
@@ -305,6 +328,8 @@ mod tests {
                 "--shutdown-timeout",
                 "0",
                 "--rucio-latency-ms=60000",
+                "--request-timeout",
+                "2",
             ],
             &env[..4],
         )
@@ -317,6 +342,7 @@ mod tests {
                 token: Some("t".to_owned()),
                 metrics_public: true,
                 shutdown_timeout: Duration::ZERO,
+                request_timeout: Duration::from_secs(2),
                 rucio_latency: Duration::from_secs(60),
                 print_alert_rules: false,
                 signed_out: false,
@@ -362,6 +388,13 @@ mod tests {
             let env = [("DEMO_RUCIO_LATENCY_MS", value)];
             let error = parse(&[], &env).unwrap_err();
             assert!(error.starts_with("DEMO_RUCIO_LATENCY_MS needs"), "{error}");
+        }
+        for value in ["0", "0.0", "ten", "-1"] {
+            let error = parse(&["--request-timeout", value], &[]).unwrap_err();
+            assert!(error.starts_with("--request-timeout needs"), "{error}");
+            let env = [("DEMO_REQUEST_TIMEOUT", value)];
+            let error = parse(&[], &env).unwrap_err();
+            assert!(error.starts_with("DEMO_REQUEST_TIMEOUT needs"), "{error}");
         }
         assert!(
             parse(&["--shutdown-timeout"], &[])

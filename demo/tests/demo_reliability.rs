@@ -1,5 +1,6 @@
 //! The demo server under load and hostile input: 1,000 concurrent requests lose nothing,
-//! 100,000 requests with random paths, query strings, tokens and bodies cannot add a series, and
+//! 100,000 requests with random paths, query strings, tokens and bodies cannot add a series (the
+//! edge family's grow by route template, method and status only), and
 //! wildcard patterns cannot stall it.
 
 #[path = "demo_support/in_process.rs"]
@@ -8,7 +9,7 @@ mod in_process;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use handler_metrics_demo::{MAX_PATTERN_LENGTH, NAMESPACE};
+use handler_metrics_demo::{API_PREFIX, MAX_PATTERN_LENGTH, NAMESPACE};
 use handler_metrics_tests::Scrape;
 use reqwest::header::AUTHORIZATION;
 use reqwest::{Method, StatusCode};
@@ -200,12 +201,36 @@ async fn random_requests_cannot_grow_the_number_of_series() {
 
     let scrape = server.scrape().await;
     let after = series(&scrape);
+    // The edge family (answers no handler gave: 404s, 405s) grows by route template, method
+    // and status, never by what a request carried; every other series was there before.
+    let edge = family("edge_responses_total");
+    let (edge_after, after): (BTreeSet<_>, BTreeSet<_>) =
+        after.into_iter().partition(|(name, _)| *name == edge);
+    let before: BTreeSet<_> = before
+        .into_iter()
+        .filter(|(name, _)| *name != edge)
+        .collect();
     assert_eq!(
         after.len(),
         before.len(),
         "the number of series is unchanged"
     );
     assert_eq!(after, before, "no series appeared or disappeared");
+    let templates: Vec<String> = routes
+        .iter()
+        .map(|route| format!("{API_PREFIX}{route}"))
+        .chain(["unmatched".to_owned(), "/metrics".to_owned()])
+        .collect();
+    for (_, labels) in &edge_after {
+        let label = |name: &str| &labels.iter().find(|(key, _)| key == name).unwrap().1;
+        assert!(templates.contains(label("route")), "{labels:?}");
+        assert!(methods.contains(&label("method").as_str()), "{labels:?}");
+    }
+    // At most one status per template and method here: 404 unmatched, 405 on a route.
+    assert!(
+        edge_after.len() <= templates.len() * methods.len(),
+        "{edge_after:?}"
+    );
     let requests_after: f64 = scrape
         .samples
         .iter()

@@ -14,14 +14,14 @@ use axum::extract::{DefaultBodyLimit, Json};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use handler_metrics_tests::{HandlerValues, Scrape};
-use metrics_runtime::{EdgeLayer, prometheus_metrics};
+use metrics_runtime::{EdgeLayer, UNMATCHED_ROUTE as UNMATCHED, prometheus_metrics};
 use serde_json::Value;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
 
 const TIMEOUT: Duration = Duration::from_millis(300);
 const EDGE: &str = "handler_edge_responses_total";
-const TIMEOUTS: &str = "handler_handler_request_timeouts_total";
+const TIMEOUTS: &str = "handler_request_timeouts_total";
 
 #[prometheus_metrics]
 async fn hung_upstream() -> &'static str {
@@ -338,4 +338,71 @@ async fn ten_thousand_random_requests_add_a_handful_of_edge_series() {
         "{unmatched:?}"
     );
     assert!(series.len() <= 20, "{series:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panic_caught_outside_the_edge_is_not_counted_there() {
+    let router = Router::new()
+        .route("/panic-outside", get(unmeasured_panic))
+        .layer(EdgeLayer::new())
+        .layer(CatchPanicLayer::new());
+    let addr = serve(router).await;
+    let response = reqwest::get(format!("http://{addr}/panic-outside"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(
+        edge_count(&Scrape::take(), "/panic-outside", "GET", "500"),
+        0.0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_route_layer_edge_misses_the_fallback() {
+    let router = Router::new()
+        .route("/fine", get(fine))
+        .route_layer(EdgeLayer::new());
+    let addr = serve(router).await;
+    let client = reqwest::Client::new();
+    let before = Scrape::take();
+    // PUT: no other test of this process sends one.
+    let missing = client
+        .put(format!("http://{addr}/nowhere"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    let after = Scrape::take();
+    let added =
+        edge_count(&after, UNMATCHED, "PUT", "404") - edge_count(&before, UNMATCHED, "PUT", "404");
+    assert_eq!(added, 0.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edge_around_the_whole_router_sees_no_route_template() {
+    let router = Router::new().route("/fine-whole", get(fine));
+    let service = tower::Layer::layer(&EdgeLayer::new(), router);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            axum::ServiceExt::<axum::extract::Request>::into_make_service(service),
+        )
+        .await
+        .unwrap()
+    });
+    let before = Scrape::take();
+    let response = reqwest::Client::new()
+        .patch(format!("http://{addr}/fine-whole"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    let after = Scrape::take();
+    // Counted, but as `unmatched`: axum sets `MatchedPath` inside the router.
+    let added = edge_count(&after, UNMATCHED, "PATCH", "405")
+        - edge_count(&before, UNMATCHED, "PATCH", "405");
+    assert_eq!(added, 1.0);
+    assert_eq!(edge_count(&after, "/fine-whole", "PATCH", "405"), 0.0);
 }

@@ -1,6 +1,7 @@
 //! The demo's service-level objectives end to end: `--print-alert-rules` prints rules that pass
 //! `promtool check rules`, and a real Prometheus loaded with them, scraping the demo during a
-//! simulated Rucio outage, pages for the `rucio` objective and for nothing else.
+//! simulated Rucio outage, pages for the `rucio` objective and for nothing else; so does a hung
+//! Rucio that the request timeout cuts short (`EdgeLayer`: a timeout is an error).
 //!
 //! Needs `prometheus` and `promtool` (Debian: `apt-get install prometheus`; CI installs them).
 
@@ -192,5 +193,58 @@ async fn a_rucio_outage_pages_for_the_rucio_objective_and_for_nothing_else() {
         "page after {:?}, {rounds} rounds: {paged}",
         started.elapsed()
     );
+    assert!(demo.process.stop("TERM").success());
+}
+
+/// A hung Rucio, the most common outage: every Rucio call outlasts the request timeout, the
+/// server answers 504, and `EdgeLayer` makes each an error of the handler cut short, so the
+/// same availability page fires (without the layer they were cancellations: no page).
+#[tokio::test]
+#[cfg_attr(
+    not(has_prometheus),
+    ignore = "needs prometheus (Debian: apt-get install prometheus)"
+)]
+async fn a_hung_rucio_pages_through_the_request_timeout() {
+    let deadline = Instant::now() + DEADLINE;
+    let client = Client::new();
+    let demo = Demo::spawn(&[
+        "--token",
+        TOKEN,
+        "--rucio-latency-ms",
+        "60000",
+        "--request-timeout",
+        "0.05",
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let config_file =
+        prometheus::config_with_rules(dir.path(), &demo.addr.to_string(), TOKEN, &printed_rules());
+    let prometheus = Prometheus::start(&client, dir.path(), &config_file, &[], deadline).await;
+    let mut rounds = 0;
+    let page = loop {
+        let hung = "/list-scopes?namespace=atlas";
+        hit(&client, &demo, hung, 10, StatusCode::GATEWAY_TIMEOUT).await;
+        hit(&client, &demo, "/instances", 10, StatusCode::OK).await;
+        rounds += 1;
+        let page = prometheus.query(&client, PAGE).await;
+        if !page.is_empty() {
+            break page;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no page after {rounds} rounds of hung Rucio calls\nPrometheus log:\n{}",
+            prometheus.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    let state = page[0]["metric"]["alertstate"].as_str().unwrap();
+    assert!(["pending", "firing"].contains(&state), "{page:?}");
+    let timeouts = prometheus
+        .query(
+            &client,
+            r#"rucio_jupyterlab_request_timeouts_total{handler="ListScopesHandler::get"}"#,
+        )
+        .await;
+    let timeouts: f64 = timeouts[0]["value"][1].as_str().unwrap().parse().unwrap();
+    assert!(timeouts >= 10.0, "{timeouts}");
     assert!(demo.process.stop("TERM").success());
 }

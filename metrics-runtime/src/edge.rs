@@ -153,7 +153,7 @@ fn families() -> &'static Families {
                 &["route", "method", "code"],
             ),
             timeouts: counter(
-                "handler_request_timeouts_total",
+                "request_timeouts_total",
                 "Calls cut short by the server's own answer (a timeout's 408/5xx): each is \
                  also in handler_request_errors_total.",
                 &["handler", "module"],
@@ -218,7 +218,7 @@ fn route_label(_: &Route) -> &str {
 ///
 /// With it, a handler call that a response cuts short (a `TimeoutLayer` inside this one
 /// answering 408/503/504, load shedding) counts as an error of that handler, and once in
-/// `<namespace>_handler_request_timeouts_total`; a call dropped because the client went away
+/// `<namespace>_request_timeouts_total`; a call dropped because the client went away
 /// stays a cancellation. Each response that no instrumented handler measured is counted in
 /// `<namespace>_edge_responses_total{route, method, code}`, where `route` is axum's
 /// `MatchedPath` (feature `axum`) or [`UNMATCHED_ROUTE`], and `method` one of HTTP's nine or

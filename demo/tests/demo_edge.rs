@@ -1,0 +1,95 @@
+//! The demo's edge (`EdgeLayer`): the answers no handler gives — the 404 fallback, 405, a CORS
+//! preflight, the `skip`ped `/metrics` — are counted in `rucio_jupyterlab_edge_responses_total` by route template, and a
+//! handler's own answers (bad bodies included: its check comes first) are counted only there.
+
+#[path = "demo_support/in_process.rs"]
+mod in_process;
+
+use handler_metrics_demo::{API_PREFIX, NAMESPACE};
+use handler_metrics_tests::Scrape;
+use reqwest::header::CONTENT_TYPE;
+use reqwest::{Method, StatusCode};
+
+fn edge(scrape: &Scrape, route: &str, method: &str, code: u16) -> f64 {
+    let name = format!("{NAMESPACE}_edge_responses_total");
+    scrape
+        .samples
+        .iter()
+        .filter(|sample| {
+            sample.name == name
+                && sample.labels["route"] == route
+                && sample.labels["method"] == method
+                && sample.labels["code"] == code.to_string()
+        })
+        .map(|sample| sample.value)
+        .sum()
+}
+
+#[tokio::test]
+async fn answers_outside_the_handlers_are_counted_at_the_edge_once() {
+    let server = in_process::start(false).await;
+    let instances = format!("{API_PREFIX}/instances");
+    let before = server.scrape().await;
+    let cases = [
+        (
+            server.api(Method::GET, "/no-such-route?x=1"),
+            StatusCode::NOT_FOUND,
+            "unmatched",
+            "GET",
+        ),
+        (
+            server.api(Method::DELETE, "/instances"),
+            StatusCode::METHOD_NOT_ALLOWED,
+            instances.as_str(),
+            "DELETE",
+        ),
+        (
+            server.anonymous(Method::OPTIONS, "/instances"),
+            StatusCode::OK,
+            instances.as_str(),
+            "OPTIONS",
+        ),
+        (
+            server
+                .api(Method::from_bytes(b"BREW").unwrap(), "/instances")
+                .body("coffee"),
+            StatusCode::METHOD_NOT_ALLOWED,
+            instances.as_str(),
+            "_OTHER",
+        ),
+    ];
+    let mut expected = Vec::new();
+    for (request, status, route, method) in cases {
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), status, "{route} {method}");
+        expected.push((route, method, status.as_u16()));
+    }
+    // A malformed body is the handler's answer (authentication first): not the edge's.
+    let put = server
+        .api(Method::PUT, "/instances")
+        .header(CONTENT_TYPE, "application/json")
+        .body("{\"instance\":")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), StatusCode::BAD_REQUEST);
+    let after = server.scrape().await;
+    for (route, method, code) in expected {
+        let added = edge(&after, route, method, code) - edge(&before, route, method, code);
+        assert_eq!(added, 1.0, "{route} {method} {code}");
+    }
+    let put_handler = after
+        .handler_in(NAMESPACE, "InstancesHandler::put")
+        .since(&before.handler_in(NAMESPACE, "InstancesHandler::put"));
+    assert_eq!((put_handler.requests, put_handler.errors), (1.0, 0.0));
+    assert_eq!(
+        edge(&after, &instances, "PUT", 400) - edge(&before, &instances, "PUT", 400),
+        0.0
+    );
+    // The metrics handler is `skip`ped: its answers are the edge's, each counted after it was
+    // rendered, so this scrape shows the one before it.
+    assert_eq!(
+        edge(&after, "/metrics", "GET", 200) - edge(&before, "/metrics", "GET", 200),
+        1.0
+    );
+}
