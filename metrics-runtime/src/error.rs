@@ -75,6 +75,16 @@ pub enum ConfigError {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// A setting of [`Dashboard`](crate::Dashboard) is refused.
+    #[cfg(feature = "dashboard")]
+    InvalidDashboard {
+        /// The setting: `selector`, `uid`, `title` or `datasource`.
+        setting: &'static str,
+        /// Its value as given.
+        value: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
 }
 
 impl fmt::Display for ConfigError {
@@ -138,6 +148,12 @@ impl fmt::Display for ConfigError {
             ConfigError::InvalidSelector { label, reason } => {
                 write!(f, "alert rule selector label {label:?}: {reason}")
             }
+            #[cfg(feature = "dashboard")]
+            ConfigError::InvalidDashboard {
+                setting,
+                value,
+                reason,
+            } => write!(f, "dashboard {setting} {value:?}: {reason}"),
         }
     }
 }

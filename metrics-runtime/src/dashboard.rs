@@ -1,0 +1,948 @@
+//! A Grafana dashboard for the program's handlers and objectives (feature `dashboard`), written
+//! from the same lists as the alert rules: the handlers of [`handlers`](crate::handlers), the
+//! objectives of the catalog, and the burn conditions of `objective::BURNS`. The objective
+//! panels read the series the rules record, so the dashboard and the alerts read one SLI.
+
+use serde_json::{Value, json};
+
+use crate::catalog::{self, ObjectiveUse};
+use crate::error::ConfigError;
+use crate::objective::{BURNS, Severity};
+use crate::registry;
+use crate::text;
+
+/// The schema version Grafana 11.0 to 11.2 writes: newer Grafana migrates it on import.
+const SCHEMA_VERSION: u64 = 39;
+
+/// Labels the dashboard's queries use themselves: a selector cannot name them.
+const OWN_LABELS: [&str; 6] = ["handler", "module", "le", "objective", "job", "instance"];
+
+/// The ratio window the objective panels read (the shortest recorded): the SLI over an
+/// objective's window is its average.
+const SLI_WINDOW: &str = "5m";
+
+/// Options of the generated dashboard; [`dashboard`] renders the defaults.
+///
+/// ```
+/// use metrics_runtime::{Dashboard, Objective, prometheus_metrics};
+///
+/// const UPLOADS: Objective = Objective::new("uploads").availability(99.5);
+///
+/// #[prometheus_metrics(objective = UPLOADS)]
+/// fn upload() {}
+///
+/// let json = Dashboard::new()
+///     .selector("env", "prod")          // as AlertRules::selector: the same series
+///     .title("Uploads")
+///     .uid("uploads-handlers")
+///     .datasource("P1809F7CD0C75ACF3") // a fixed Prometheus instead of a variable
+///     .render()
+///     .unwrap();
+/// assert!(json.contains(r#"handler:request_errors:ratio_rate5m{objective=\"uploads\",env=\"prod\"}"#));
+///
+/// let error = Dashboard::new().uid("no spaces").render().unwrap_err();
+/// assert!(error.to_string().contains("uid"));
+/// ```
+#[derive(Clone, Debug, Default)]
+#[must_use = "Dashboard does nothing until .render() is called"]
+pub struct Dashboard {
+    selector: Vec<(String, String)>,
+    title: Option<String>,
+    uid: Option<String>,
+    datasource: Option<String>,
+}
+
+impl Dashboard {
+    /// No selector, the title `<namespace> handlers`, the uid `<namespace>-handlers`, and a
+    /// `datasource` variable to pick the Prometheus with.
+    pub fn new() -> Self {
+        Dashboard::default()
+    }
+
+    /// Scopes every query to series with `label="value"`, as
+    /// [`AlertRules::selector`](crate::AlertRules::selector) does the rules: give the dashboard
+    /// the selector the rules were rendered with, so that its objective panels find the series
+    /// those rules record.
+    pub fn selector(mut self, label: impl Into<String>, value: impl Into<String>) -> Self {
+        self.selector.push((label.into(), value.into()));
+        self
+    }
+
+    /// The dashboard's title.
+    pub fn title(mut self, title: impl Into<String>) -> Self {
+        self.title = Some(title.into());
+        self
+    }
+
+    /// The dashboard's uid (at most 40 of `[A-Za-z0-9_-]`): importing it again replaces it.
+    pub fn uid(mut self, uid: impl Into<String>) -> Self {
+        self.uid = Some(uid.into());
+        self
+    }
+
+    /// The uid of the Prometheus data source every panel queries, instead of a `datasource`
+    /// variable.
+    pub fn datasource(mut self, uid: impl Into<String>) -> Self {
+        self.datasource = Some(uid.into());
+        self
+    }
+
+    /// The dashboard as Grafana's JSON model, for the program's handlers and objectives, named
+    /// after the namespace of the [installed](crate::Config::install) configuration. Refuses a
+    /// selector label that is not a label name or that the queries use themselves, a uid
+    /// Grafana would refuse, an empty title or data source, and two different objectives with
+    /// one name.
+    pub fn to_json(&self) -> Result<Value, ConfigError> {
+        for (label, _) in &self.selector {
+            check_selector_label(label)?;
+        }
+        let namespace = registry::namespace();
+        let uid = self.uid.clone().unwrap_or_else(|| default_uid(&namespace));
+        check_uid(&uid)?;
+        let title = self
+            .title
+            .clone()
+            .unwrap_or_else(|| format!("{namespace} handlers"));
+        if title.trim().is_empty() {
+            return Err(invalid("title", &title, "a dashboard needs a title"));
+        }
+        if let Some(datasource) = &self.datasource {
+            if datasource.trim().is_empty() {
+                return Err(invalid(
+                    "datasource",
+                    datasource,
+                    "give the data source's uid",
+                ));
+            }
+        }
+        let objectives = catalog::objectives()?;
+        let mut handlers: Vec<String> = catalog::handlers()
+            .into_iter()
+            .filter_map(|handler| handler.label)
+            .collect();
+        handlers.sort();
+        handlers.dedup();
+        let model = Model {
+            namespace: &namespace,
+            selector: &self.selector,
+            datasource: match &self.datasource {
+                Some(uid) => json!({"type": "prometheus", "uid": uid}),
+                None => json!({"type": "prometheus", "uid": "${datasource}"}),
+            },
+            native: registry::native_histograms(),
+        };
+        let mut layout = Layout::default();
+        model.overview(&mut layout, &objectives);
+        for uses in &objectives {
+            model.objective_row(&mut layout, uses);
+        }
+        model.handler_row(&mut layout);
+        Ok(json!({
+            "annotations": {"list": [{
+                "builtIn": 1,
+                "datasource": {"type": "grafana", "uid": "-- Grafana --"},
+                "enable": true,
+                "hide": true,
+                "iconColor": "rgba(0, 211, 255, 1)",
+                "name": "Annotations & Alerts",
+                "type": "dashboard",
+            }]},
+            "description": "Generated by metrics_runtime::dashboard() from the handlers of this \
+                program: regenerate it rather than editing it.",
+            "editable": true,
+            "fiscalYearStartMonth": 0,
+            "graphTooltip": 1,
+            "id": null,
+            "links": [],
+            "panels": layout.panels,
+            "refresh": "30s",
+            "schemaVersion": SCHEMA_VERSION,
+            "tags": ["handler-metrics", namespace],
+            "templating": {"list": model.variables(&handlers, self.datasource.is_none())},
+            "time": {"from": "now-6h", "to": "now"},
+            "timepicker": {},
+            "timezone": "",
+            "title": title,
+            "uid": uid,
+            "version": 1,
+            "weekStart": "",
+        }))
+    }
+
+    /// [`Dashboard::to_json`], as the text to import in Grafana.
+    pub fn render(&self) -> Result<String, ConfigError> {
+        let model = self.to_json()?;
+        let mut out = serde_json::to_string_pretty(&model).expect("a JSON value serializes");
+        out.push('\n');
+        Ok(out)
+    }
+}
+
+/// The Grafana dashboard (JSON) for the handlers and objectives of this program, with the
+/// default [`Dashboard`]: print it from the binary (`--print-dashboard`) and import it.
+///
+/// An overview (request rate, error ratio, p50/p90/p99 latency with exemplars, calls in flight,
+/// rejected calls, and with feature `tower` the answers no handler gave and the calls a
+/// response cut short); a row per objective that reads the ratios
+/// [`alert_rules`](crate::alert_rules) records (the SLI over the objective's window, the error
+/// budget left, the burn rate over each alert's long window with the page and ticket factors
+/// as thresholds); and a row per handler, repeated over the `handler` variable, whose options
+/// are the labels [`handlers`](crate::handlers) lists. Variables `job` and `instance` scope
+/// every panel but the objectives', whose recorded series add up all instances as the alerts
+/// do. Call it after [`Config::install`](crate::Config::install), whose namespace and
+/// histogram kind the queries follow.
+///
+/// # Panics
+///
+/// If two different objectives have the same name; [`Dashboard::render`] returns that as an
+/// error instead.
+pub fn dashboard() -> String {
+    Dashboard::new()
+        .render()
+        .unwrap_or_else(|error| panic!("metrics_runtime::dashboard: {error}"))
+}
+
+fn invalid(setting: &'static str, value: &str, reason: &'static str) -> ConfigError {
+    ConfigError::InvalidDashboard {
+        setting,
+        value: value.to_owned(),
+        reason,
+    }
+}
+
+fn check_selector_label(label: &str) -> Result<(), ConfigError> {
+    let mut chars = label.chars();
+    let valid_start = chars
+        .next()
+        .is_some_and(|first| first.is_ascii_alphabetic() || first == '_');
+    if !valid_start || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(invalid(
+            "selector",
+            label,
+            "a label name matches [a-zA-Z_][a-zA-Z0-9_]*",
+        ));
+    }
+    if label.starts_with("__") {
+        return Err(invalid(
+            "selector",
+            label,
+            "names starting with `__` are reserved by Prometheus",
+        ));
+    }
+    if OWN_LABELS.contains(&label) {
+        return Err(invalid(
+            "selector",
+            label,
+            "the dashboard selects by it itself (a variable or the rules' own label)",
+        ));
+    }
+    Ok(())
+}
+
+fn check_uid(uid: &str) -> Result<(), ConfigError> {
+    let valid = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+    if uid.is_empty() || uid.len() > 40 || !uid.chars().all(valid) {
+        return Err(invalid(
+            "uid",
+            uid,
+            "Grafana takes 1 to 40 of the characters [A-Za-z0-9_-]",
+        ));
+    }
+    Ok(())
+}
+
+/// `<namespace>-handlers`, cut to Grafana's 40 characters (a namespace is `[a-zA-Z0-9_]`).
+fn default_uid(namespace: &str) -> String {
+    let mut uid = format!("{namespace}-handlers");
+    uid.truncate(40);
+    uid
+}
+
+/// Panels placed on Grafana's 24-column grid, top to bottom.
+#[derive(Default)]
+struct Layout {
+    panels: Vec<Value>,
+    x: u64,
+    y: u64,
+    row_height: u64,
+    next_id: u64,
+}
+
+impl Layout {
+    fn id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    fn row(&mut self, mut row: Value) {
+        self.y += self.row_height;
+        self.x = 0;
+        self.row_height = 0;
+        row["id"] = json!(self.id());
+        row["gridPos"] = json!({"h": 1, "w": 24, "x": 0, "y": self.y});
+        self.panels.push(row);
+        self.y += 1;
+    }
+
+    fn add(&mut self, mut panel: Value, w: u64, h: u64) {
+        if self.x + w > 24 {
+            self.y += self.row_height;
+            self.x = 0;
+            self.row_height = 0;
+        }
+        panel["id"] = json!(self.id());
+        panel["gridPos"] = json!({"h": h, "w": w, "x": self.x, "y": self.y});
+        self.panels.push(panel);
+        self.x += w;
+        self.row_height = self.row_height.max(h);
+    }
+}
+
+/// A query of a panel.
+struct Query {
+    expr: String,
+    legend: String,
+    exemplar: bool,
+}
+
+fn query(expr: String, legend: &str) -> Query {
+    Query {
+        expr,
+        legend: legend.to_owned(),
+        exemplar: false,
+    }
+}
+
+/// What the panels are written from.
+struct Model<'a> {
+    namespace: &'a str,
+    selector: &'a [(String, String)],
+    datasource: Value,
+    /// Whether the histograms also have native buckets: the quantiles read either kind.
+    native: bool,
+}
+
+impl Model<'_> {
+    /// The series of the handler families this dashboard shows: the selector's, and the
+    /// variables' `job`, `instance` and, given `handler`, the handler.
+    fn matchers(&self, handler: bool) -> String {
+        let mut matchers: Vec<String> = self.selector_matchers().collect();
+        matchers.push(r#"job=~"$job""#.to_owned());
+        matchers.push(r#"instance=~"$instance""#.to_owned());
+        if handler {
+            matchers.push(r#"handler=~"$handler""#.to_owned());
+        }
+        format!("{{{}}}", matchers.join(","))
+    }
+
+    /// `{objective="…",<selector>}`: the series the rules record for `objective`, as the
+    /// alerts select them.
+    fn recorded_matchers(&self, objective: &str) -> String {
+        let mut matchers = vec![format!("objective={}", promql_string(objective))];
+        matchers.extend(self.selector_matchers());
+        format!("{{{}}}", matchers.join(","))
+    }
+
+    fn selector_matchers(&self) -> impl Iterator<Item = String> + '_ {
+        self.selector
+            .iter()
+            .map(|(label, value)| format!("{label}={}", promql_string(value)))
+    }
+
+    fn family(&self, name: &str) -> String {
+        format!("{}_{name}", self.namespace)
+    }
+
+    fn variables(&self, handlers: &[String], datasource_variable: bool) -> Vec<Value> {
+        let mut variables = Vec::new();
+        if datasource_variable {
+            variables.push(json!({
+                "name": "datasource",
+                "label": "Data source",
+                "type": "datasource",
+                "query": "prometheus",
+                "current": {},
+                "hide": 0,
+                "refresh": 1,
+                "regex": "",
+                "options": [],
+                "skipUrlSync": false,
+            }));
+        }
+        let requests = self.family("requests_total");
+        let selector: Vec<String> = self.selector_matchers().collect();
+        let with_job = {
+            let mut matchers = selector.clone();
+            matchers.push(r#"job=~"$job""#.to_owned());
+            matchers
+        };
+        for (name, matchers) in [("job", selector), ("instance", with_job)] {
+            let query = format!("label_values({requests}{{{}}}, {name})", matchers.join(","));
+            variables.push(json!({
+                "name": name,
+                "label": name,
+                "type": "query",
+                "datasource": self.datasource,
+                "definition": query,
+                "query": {"query": query, "refId": "PrometheusVariableQueryEditor-VariableQuery"},
+                "current": {},
+                "hide": 0,
+                "includeAll": true,
+                "allValue": ".*",
+                "multi": true,
+                "options": [],
+                "refresh": 2,
+                "regex": "",
+                "skipUrlSync": false,
+                "sort": 1,
+            }));
+        }
+        // The program's own list: a handler is there before its first call, and one that is
+        // gone from the program is gone from the dashboard.
+        let options: Vec<Value> = handlers
+            .iter()
+            .map(|handler| json!({"selected": false, "text": handler, "value": handler}))
+            .collect();
+        let custom: Vec<String> = handlers
+            .iter()
+            .map(|handler| handler.replace('\\', "\\\\").replace(',', "\\,"))
+            .collect();
+        variables.push(json!({
+            "name": "handler",
+            "label": "handler",
+            "type": "custom",
+            "description": "The handlers metrics_runtime::handlers() lists.",
+            "query": custom.join(","),
+            "current": {"selected": true, "text": ["All"], "value": ["$__all"]},
+            "hide": 0,
+            "includeAll": true,
+            "multi": true,
+            "options": options,
+            "skipUrlSync": false,
+        }));
+        variables
+    }
+
+    fn panel(&self, kind: &str, title: &str, description: &str, queries: Vec<Query>) -> Value {
+        let targets: Vec<Value> = queries
+            .into_iter()
+            .zip('A'..='Z')
+            .map(|(query, ref_id)| {
+                json!({
+                    "datasource": self.datasource,
+                    "editorMode": "code",
+                    "expr": query.expr,
+                    "exemplar": query.exemplar,
+                    "legendFormat": query.legend,
+                    "range": true,
+                    "refId": ref_id.to_string(),
+                })
+            })
+            .collect();
+        let mut panel = json!({
+            "type": kind,
+            "title": title,
+            "description": description,
+            "datasource": self.datasource,
+            "targets": targets,
+            "fieldConfig": {"defaults": {}, "overrides": []},
+            "options": {},
+        });
+        match kind {
+            "timeseries" => {
+                panel["options"] = json!({
+                    "legend": {"calcs": [], "displayMode": "list", "placement": "bottom", "showLegend": true},
+                    "tooltip": {"mode": "multi", "sort": "desc"},
+                });
+                panel["fieldConfig"]["defaults"]["custom"] = json!({
+                    "drawStyle": "line",
+                    "lineWidth": 1,
+                    "fillOpacity": 10,
+                    "showPoints": "never",
+                    "spanNulls": false,
+                    "thresholdsStyle": {"mode": "off"},
+                });
+            }
+            "stat" | "gauge" => {
+                panel["options"] = json!({
+                    "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": false},
+                    "orientation": "auto",
+                });
+            }
+            _ => {}
+        }
+        panel
+    }
+
+    fn rate(&self, family: &str, handler: bool, by: &str) -> String {
+        format!(
+            "sum by ({by}) (rate({}{}[$__rate_interval]))",
+            self.family(family),
+            self.matchers(handler)
+        )
+    }
+
+    fn request_rate(&self, handler: bool) -> Value {
+        let panel = self.panel(
+            "timeseries",
+            "Request rate",
+            "Requests that reached the handler body, per second.",
+            vec![query(
+                self.rate("requests_total", handler, "handler"),
+                "{{handler}}",
+            )],
+        );
+        with_unit(panel, "reqps")
+    }
+
+    fn error_ratio(&self, handler: bool) -> Value {
+        let expr = format!(
+            "{}\n/\n{}",
+            self.rate("request_errors_total", handler, "handler"),
+            self.rate("requests_total", handler, "handler")
+        );
+        let panel = self.panel(
+            "timeseries",
+            "Error ratio",
+            "The share of requests that were errors (as request_errors_total counts them).",
+            vec![query(expr, "{{handler}}")],
+        );
+        let panel = with_thresholds(
+            with_unit(panel, "percentunit"),
+            &[("green", None), ("orange", Some(0.01)), ("red", Some(0.05))],
+        );
+        with_threshold_style(panel, "dashed")
+    }
+
+    /// p50, p90 and p99 over the selected series, exemplars on: from the native histogram
+    /// where Prometheus has one, else from the classic buckets.
+    fn latency(&self, handler: bool) -> Value {
+        let histogram = self.family("request_latency_seconds");
+        let matchers = self.matchers(handler);
+        let queries = [("0.5", "p50"), ("0.9", "p90"), ("0.99", "p99")]
+            .into_iter()
+            .map(|(q, legend)| {
+                let classic = format!(
+                    "histogram_quantile({q}, sum by (le) (rate({histogram}_bucket{matchers}[$__rate_interval])))"
+                );
+                let expr = if self.native {
+                    // A Prometheus that ingests native histograms may keep only those; one
+                    // scraping text keeps the classic buckets. Whichever has data answers.
+                    format!(
+                        "histogram_quantile({q}, sum(rate({histogram}{matchers}[$__rate_interval])))\nor\n{classic}"
+                    )
+                } else {
+                    classic
+                };
+                Query {
+                    expr,
+                    legend: legend.to_owned(),
+                    exemplar: true,
+                }
+            })
+            .collect();
+        let panel = self.panel(
+            "timeseries",
+            "Latency",
+            "p50, p90 and p99 of the handler bodies' latency, with exemplars where the \
+             exposition carries them (OpenMetrics).",
+            queries,
+        );
+        with_unit(panel, "s")
+    }
+
+    fn in_flight(&self, handler: bool) -> Value {
+        let expr = format!(
+            "sum by (handler) ({}{})",
+            self.family("requests_in_flight"),
+            self.matchers(handler)
+        );
+        let panel = self.panel(
+            "timeseries",
+            "In flight",
+            "Handler bodies running now.",
+            vec![query(expr, "{{handler}}")],
+        );
+        with_unit(panel, "short")
+    }
+
+    fn rejected(&self, handler: bool) -> Value {
+        let panel = self.panel(
+            "timeseries",
+            "Rejected",
+            "Calls that #[authenticated] rejected before the handler body ran, per second: \
+             they are not requests and spend no error budget.",
+            vec![query(
+                self.rate("requests_rejected_total", handler, "handler"),
+                "{{handler}}",
+            )],
+        );
+        with_unit(panel, "reqps")
+    }
+
+    fn overview(&self, layout: &mut Layout, objectives: &[ObjectiveUse]) {
+        layout.row(json!({"type": "row", "title": "Overview", "collapsed": false, "panels": []}));
+        let objectives: Vec<String> = objectives
+            .iter()
+            .map(|uses| {
+                format!(
+                    "- **{}**: {}",
+                    uses.objective.name(),
+                    markdown(&uses.handlers.join(", "))
+                )
+            })
+            .collect();
+        let content = format!(
+            "Generated by `metrics_runtime::dashboard()` for the `{}` metrics of this program.\n\n\
+             Objectives and the handlers they cover:\n\n{}",
+            self.namespace,
+            if objectives.is_empty() {
+                "- none".to_owned()
+            } else {
+                objectives.join("\n")
+            }
+        );
+        let mut text = json!({"type": "text", "title": "About", "options": {"mode": "markdown", "content": content}});
+        text["description"] = json!("What this dashboard shows.");
+        layout.add(text, 6, 8);
+        layout.add(self.request_rate(false), 9, 8);
+        layout.add(self.error_ratio(false), 9, 8);
+        layout.add(self.latency(false), 8, 8);
+        layout.add(self.in_flight(false), 8, 8);
+        layout.add(self.rejected(false), 8, 8);
+        self.edge(layout);
+    }
+
+    #[cfg(feature = "tower")]
+    fn edge(&self, layout: &mut Layout) {
+        let answers = self.panel(
+            "timeseries",
+            "Answers outside any handler",
+            "Responses no instrumented handler measured (routing, extractor and middleware \
+             answers: 404, 405, 413, rejected bodies), per second, by route template and status \
+             code, as EdgeLayer counts them.",
+            vec![query(
+                self.rate("edge_responses_total", false, "route, code"),
+                "{{code}} {{route}}",
+            )],
+        );
+        layout.add(with_unit(answers, "reqps"), 12, 8);
+        let cut_short = self.panel(
+            "timeseries",
+            "Calls cut short",
+            "Handler calls the server's own answer cut short (a timeout's 408 or 5xx), per \
+             second: each is also one of the handler's errors.",
+            vec![query(
+                self.rate("request_timeouts_total", false, "handler"),
+                "{{handler}}",
+            )],
+        );
+        layout.add(with_unit(cut_short, "reqps"), 12, 8);
+    }
+
+    #[cfg(not(feature = "tower"))]
+    fn edge(&self, _: &mut Layout) {}
+
+    fn objective_row(&self, layout: &mut Layout, uses: &ObjectiveUse) {
+        let objective = uses.objective;
+        let days = objective.window_length().as_secs_f64() / 86_400.0;
+        let window = prometheus_duration(objective.window_length().as_secs());
+        let handlers = uses.handlers.join(", ");
+        let mut promises = Vec::new();
+        if let Some(percent) = objective.availability_target() {
+            promises.push(format!("{}% of requests without error", decimal(percent)));
+        }
+        if let Some((threshold, percent)) = objective.latency_target() {
+            promises.push(format!(
+                "{}% of requests within {threshold:?}",
+                decimal(percent)
+            ));
+        }
+        layout.row(json!({
+            "type": "row",
+            "title": format!("Objective {}: {}", objective.name(), handlers),
+            "description": format!(
+                "{} over {} days, for the handlers {}. The panels read the ratios the \
+                 objective's rules record, over all instances, as its alerts do.",
+                promises.join(" and "),
+                decimal(days),
+                handlers
+            ),
+            "collapsed": false,
+            "panels": [],
+        }));
+        let recorded = self.recorded_matchers(objective.name());
+        let mut targets = Vec::new();
+        if let Some(percent) = objective.availability_target() {
+            targets.push(("request_errors", "Availability", "errors", percent));
+        }
+        if let Some((_, percent)) = objective.latency_target() {
+            targets.push(("slow_requests", "Latency", "slow requests", percent));
+        }
+        for (bad, name, what, percent) in targets {
+            let target = percent / 100.0;
+            let budget = decimal(1.0 - target);
+            let ratio =
+                |window: &str| format!("{}:{bad}:ratio_rate{window}{recorded}", self.namespace);
+            // A quiet interval records 0/0: NaN would poison the average, so it is left out.
+            let bad_over_window = format!(
+                "avg_over_time(({} >= 0)[{window}:{SLI_WINDOW}])",
+                ratio(SLI_WINDOW)
+            );
+            let sli = self.panel(
+                "stat",
+                &format!("{name} over {} days", decimal(days)),
+                &format!(
+                    "1 − the average {SLI_WINDOW} ratio of {what} over the objective's window; \
+                     the target is {}%.",
+                    decimal(percent)
+                ),
+                vec![query(format!("1 - {bad_over_window}"), name)],
+            );
+            let sli = with_thresholds(
+                with_unit(sli, "percentunit"),
+                &[("red", None), ("green", Some(target))],
+            );
+            let mut sli = sli;
+            sli["fieldConfig"]["defaults"]["decimals"] = json!(3);
+            layout.add(sli, 4, 8);
+
+            let left = self.panel(
+                "gauge",
+                &format!("{name} error budget left"),
+                &format!(
+                    "The share of the {} days' budget ({}% {what}) not yet spent, at the \
+                     average ratio over the window.",
+                    decimal(days),
+                    decimal(100.0 - percent)
+                ),
+                vec![query(format!("1 - {bad_over_window} / {budget}"), "left")],
+            );
+            let mut left = with_thresholds(
+                with_unit(left, "percentunit"),
+                &[("red", None), ("orange", Some(0.25)), ("green", Some(0.5))],
+            );
+            left["fieldConfig"]["defaults"]["min"] = json!(0);
+            left["fieldConfig"]["defaults"]["max"] = json!(1);
+            layout.add(left, 4, 8);
+
+            let over_time = self.panel(
+                "timeseries",
+                &format!("{name} SLI"),
+                &format!(
+                    "1 − the recorded ratio of {what}, over 1h and 1d; the dashed line is the \
+                     target, {}%.",
+                    decimal(percent)
+                ),
+                vec![
+                    query(format!("1 - {}", ratio("1h")), "1h"),
+                    query(format!("1 - {}", ratio("1d")), "1d"),
+                ],
+            );
+            let over_time = with_thresholds(
+                with_unit(over_time, "percentunit"),
+                &[("red", None), ("green", Some(target))],
+            );
+            layout.add(with_threshold_style(over_time, "dashed"), 8, 8);
+
+            let burns: Vec<Query> = BURNS
+                .iter()
+                .map(|burn| query(format!("{} / {budget}", ratio(burn.long)), burn.long))
+                .collect();
+            let mut steps = vec![("green", None)];
+            for burn in BURNS.iter().rev() {
+                let color = match burn.severity {
+                    Severity::Page => "red",
+                    Severity::Ticket => "orange",
+                };
+                steps.push((color, Some(objective.burn_factor(burn.factor))));
+            }
+            steps.sort_by(|a, b| a.1.partial_cmp(&b.1).expect("factors are numbers"));
+            let conditions: Vec<String> = BURNS
+                .iter()
+                .map(|burn| {
+                    format!(
+                        "{} over {} and {}: {}×",
+                        burn.severity.label(),
+                        burn.long,
+                        burn.short,
+                        decimal(objective.burn_factor(burn.factor))
+                    )
+                })
+                .collect();
+            let burn = self.panel(
+                "timeseries",
+                &format!("{name} burn rate"),
+                &format!(
+                    "How many times faster than the window allows the {what} spend the budget, \
+                     over each alert's long window. The thresholds are the alerts' ({}); an \
+                     alert also needs its short window above the factor.",
+                    conditions.join(", ")
+                ),
+                burns,
+            );
+            let burn = with_thresholds(with_unit(burn, "x"), &steps);
+            layout.add(with_threshold_style(burn, "dashed"), 8, 8);
+        }
+    }
+
+    fn handler_row(&self, layout: &mut Layout) {
+        layout.row(json!({
+            "type": "row",
+            "title": "Handler $handler",
+            "description": "One row per handler of the handler variable.",
+            "collapsed": false,
+            "repeat": "handler",
+            "panels": [],
+        }));
+        layout.add(self.request_rate(true), 8, 8);
+        layout.add(self.error_ratio(true), 8, 8);
+        layout.add(self.latency(true), 8, 8);
+        layout.add(self.in_flight(true), 12, 6);
+        layout.add(self.rejected(true), 12, 6);
+    }
+}
+
+fn with_unit(mut panel: Value, unit: &str) -> Value {
+    panel["fieldConfig"]["defaults"]["unit"] = json!(unit);
+    panel
+}
+
+/// Threshold steps, the first one the base (`None`).
+fn with_thresholds(mut panel: Value, steps: &[(&str, Option<f64>)]) -> Value {
+    let steps: Vec<Value> = steps
+        .iter()
+        .map(|(color, value)| json!({"color": color, "value": value}))
+        .collect();
+    panel["fieldConfig"]["defaults"]["thresholds"] = json!({"mode": "absolute", "steps": steps});
+    panel
+}
+
+fn with_threshold_style(mut panel: Value, mode: &str) -> Value {
+    panel["fieldConfig"]["defaults"]["custom"]["thresholdsStyle"] = json!({"mode": mode});
+    panel
+}
+
+/// A window as PromQL writes it: `30d`, or `36h` for a part of a day.
+fn prometheus_duration(seconds: u64) -> String {
+    if seconds % 86_400 == 0 {
+        format!("{}d", seconds / 86_400)
+    } else if seconds % 3600 == 0 {
+        format!("{}h", seconds / 3600)
+    } else {
+        format!("{seconds}s")
+    }
+}
+
+/// A number as a person writes it: at most 9 decimals, no trailing zeros, no float noise.
+fn decimal(value: f64) -> String {
+    let fixed = format!("{value:.9}");
+    fixed.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
+/// A PromQL string literal.
+fn promql_string(value: &str) -> String {
+    let mut out = String::from('"');
+    text::escape(&mut out, value);
+    out.push('"');
+    out
+}
+
+/// Text shown as it is in Markdown.
+fn markdown(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        if "\\`*_{}[]<>()#+-.!|".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_uids_and_labels() {
+        assert_eq!(prometheus_duration(30 * 86_400), "30d");
+        assert_eq!(prometheus_duration(36 * 3600), "36h");
+        assert_eq!(prometheus_duration(90), "90s");
+        assert_eq!(decimal(1.0 - 0.999), "0.001");
+        assert_eq!(default_uid("handler"), "handler-handlers");
+        assert_eq!(default_uid(&"n".repeat(50)).len(), 40);
+        assert!(check_uid("a-b_C9").is_ok());
+        for uid in ["", "a b", "é", &"x".repeat(41)] {
+            assert!(check_uid(uid).is_err(), "{uid:?}");
+        }
+        assert!(check_selector_label("env").is_ok());
+        for label in ["", "9x", "a-b", "__name__", "job", "handler", "objective"] {
+            assert!(check_selector_label(label).is_err(), "{label:?}");
+        }
+        assert_eq!(markdown("A::get(v1)"), r"A::get\(v1\)");
+    }
+
+    #[test]
+    fn burn_thresholds_are_the_alerts_factors_scaled_to_the_window() {
+        use std::time::Duration;
+        static WEEKLY: crate::Objective = crate::Objective::new("weekly")
+            .availability(99.0)
+            .window(Duration::from_secs(7 * 86_400));
+        let uses = ObjectiveUse {
+            objective: &WEEKLY,
+            handlers: vec!["a".to_owned()],
+        };
+        let model = Model {
+            namespace: "ns",
+            selector: &[],
+            datasource: json!({"type": "prometheus", "uid": "x"}),
+            native: false,
+        };
+        let mut layout = Layout::default();
+        model.objective_row(&mut layout, &uses);
+        let burn = layout
+            .panels
+            .iter()
+            .find(|panel| panel["title"] == "Availability burn rate")
+            .expect("a burn panel");
+        let steps: Vec<f64> = burn["fieldConfig"]["defaults"]["thresholds"]["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|step| step["value"].as_f64())
+            .collect();
+        let expected: Vec<f64> = [1.0, 3.0, 6.0, 14.4]
+            .iter()
+            .map(|factor| factor * 7.0 / 30.0)
+            .collect();
+        assert_eq!(steps.len(), 4);
+        for (step, factor) in steps.iter().zip(&expected) {
+            assert!((step - factor).abs() < 1e-12, "{steps:?}");
+        }
+        let exprs: Vec<&str> = burn["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|target| target["expr"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            exprs,
+            [
+                r#"ns:request_errors:ratio_rate1h{objective="weekly"} / 0.01"#,
+                r#"ns:request_errors:ratio_rate6h{objective="weekly"} / 0.01"#,
+                r#"ns:request_errors:ratio_rate1d{objective="weekly"} / 0.01"#,
+                r#"ns:request_errors:ratio_rate3d{objective="weekly"} / 0.01"#,
+            ]
+        );
+        let sli = layout
+            .panels
+            .iter()
+            .find(|panel| panel["title"] == "Availability over 7 days")
+            .expect("an SLI panel");
+        assert_eq!(
+            sli["targets"][0]["expr"],
+            r#"1 - avg_over_time((ns:request_errors:ratio_rate5m{objective="weekly"} >= 0)[7d:5m])"#
+        );
+    }
+}
