@@ -129,6 +129,12 @@ pub fn router(app: App) -> Router {
 /// gives (404, 405, 413, rejected JSON, preflights) in `rucio_jupyterlab_edge_responses_total`.
 /// Inside the trace layer, so an error it records carries the request's trace id.
 pub fn router_with_timeout(app: App, request_timeout: Duration) -> Router {
+    router_with_options(app, request_timeout, true)
+}
+
+/// [`router_with_timeout`], with [`EdgeLayer`] only if `edge`: the benchmark times a request
+/// through both (`benches/edge.rs`).
+pub fn router_with_options(app: App, request_timeout: Duration, edge: bool) -> Router {
     let api = Router::new()
         .route(
             "/instances",
@@ -160,7 +166,7 @@ pub fn router_with_timeout(app: App, request_timeout: Duration) -> Router {
         .route("/upload", post(UploadHandler::post))
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(middleware::from_fn(preflight));
-    Router::new()
+    let routed = Router::new()
         .route("/metrics", get(MetricsHandler::get))
         .nest(API_PREFIX, api)
         .fallback(|| async { ApiError::not_found("no such route") })
@@ -168,8 +174,13 @@ pub fn router_with_timeout(app: App, request_timeout: Duration) -> Router {
         .layer(TimeoutLayer::with_status_code(
             StatusCode::GATEWAY_TIMEOUT,
             request_timeout,
-        ))
-        .layer(EdgeLayer::new())
+        ));
+    let measured = if edge {
+        routed.layer(EdgeLayer::new())
+    } else {
+        routed
+    };
+    measured
         .layer(middleware::from_fn(trace::propagate))
         .with_state(app)
 }
