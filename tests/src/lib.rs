@@ -374,7 +374,7 @@ fn parses_labels_escapes_and_special_values() {
 /// which the demo's build script runs too). A test that runs one says so on itself, and is
 /// ignored with that reason where the tool is missing (never under `CI`, where the build fails):
 ///
-/// ```ignore
+/// ```text
 /// #[test]
 /// #[cfg_attr(not(has_promtool), ignore = "needs promtool (Debian: apt-get install prometheus)")]
 /// fn rules_pass() {
