@@ -13,7 +13,7 @@ mod clock;
 mod config;
 #[cfg(feature = "dashboard")]
 mod dashboard;
-#[cfg(feature = "tower")]
+#[cfg(any(feature = "tower", feature = "actix-web"))]
 mod edge;
 mod error;
 mod exemplar;
@@ -40,7 +40,11 @@ pub use config::Config;
 #[cfg(feature = "dashboard")]
 pub use dashboard::{Dashboard, dashboard};
 #[cfg(feature = "tower")]
-pub use edge::{Edge, EdgeFuture, EdgeLayer, OTHER_METHOD, UNMATCHED_ROUTE};
+pub use edge::{Edge, EdgeFuture, EdgeLayer};
+#[cfg(any(feature = "tower", feature = "actix-web"))]
+pub use edge::{OTHER_METHOD, UNMATCHED_ROUTE};
+#[cfg(feature = "actix-web")]
+pub use edge::{EdgeMiddleware, EdgeMiddlewareFuture, EdgeMiddlewareService};
 pub use error::ConfigError;
 pub use format::{CONTENT_TYPE, Format};
 /// Checks a value with [`Authenticate`] before the handler body runs.

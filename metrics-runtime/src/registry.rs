@@ -265,12 +265,12 @@ impl Runtime {
 
     /// The series of `(handler, module)`; fns with the same labels share one series.
     /// The registry the handler families are in, for the edge's families (feature `tower`).
-    #[cfg(feature = "tower")]
+    #[cfg(any(feature = "tower", feature = "actix-web"))]
     pub(crate) fn registry(&self) -> &Registry {
         &self.registry
     }
 
-    #[cfg(feature = "tower")]
+    #[cfg(any(feature = "tower", feature = "actix-web"))]
     pub(crate) fn namespace(&self) -> &str {
         &self.namespace
     }

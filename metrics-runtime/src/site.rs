@@ -69,7 +69,7 @@ impl CallSite {
     /// Counts a call that `#[authenticated]` rejected before the body ran.
     #[inline(never)]
     pub fn reject(&'static self, self_type: SelfType) {
-        #[cfg(feature = "tower")]
+        #[cfg(any(feature = "tower", feature = "actix-web"))]
         crate::edge::mark_measured();
         self.series(self_type).record_rejection();
     }
@@ -225,7 +225,7 @@ impl Guard {
     /// The body returned; `failed` says whether its output counts as an error.
     #[inline(always)]
     pub fn finish(self, failed: bool) {
-        #[cfg(feature = "tower")]
+        #[cfg(any(feature = "tower", feature = "actix-web"))]
         crate::edge::mark_measured();
         // Recorded here rather than by `drop`, so the common path stays inline.
         std::mem::ManuallyDrop::new(self).record_end(failed);
@@ -255,7 +255,7 @@ impl Guard {
 impl Drop for Guard {
     fn drop(&mut self) {
         // A future dropped unfinished under an `EdgeLayer`: the response decides.
-        #[cfg(feature = "tower")]
+        #[cfg(any(feature = "tower", feature = "actix-web"))]
         if !self.unwinding_is_error && crate::edge::park(self.series, self.start) {
             return;
         }

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use actix_example::Api;
 use actix_web::{App, HttpServer};
+use metrics_runtime::EdgeMiddleware;
 
 #[actix_web::main]
 async fn main() -> ExitCode {
@@ -29,9 +30,14 @@ async fn serve() -> Result<(), String> {
         .filter(|token| !token.is_empty())
         .ok_or("set API_TOKEN to the token clients must present")?;
     let api = Api::new(&token);
-    let server = HttpServer::new(move || App::new().configure(|config| api.configure(config)))
-        .bind(&addr)
-        .map_err(|error| format!("cannot listen on {addr}: {error}"))?;
+    // The edge outermost: it sees every answer, the default service's 404s included.
+    let server = HttpServer::new(move || {
+        App::new()
+            .configure(|config| api.configure(config))
+            .wrap(EdgeMiddleware::new())
+    })
+    .bind(&addr)
+    .map_err(|error| format!("cannot listen on {addr}: {error}"))?;
     // The real address, also when the port was 0.
     for addr in server.addrs() {
         println!("listening on http://{addr} (metrics at /metrics)");

@@ -12,13 +12,22 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use http::{Method, Request, Response, StatusCode};
 use once_cell::sync::OnceCell;
 use prometheus::{IntCounterVec, Opts};
 
 use crate::registry;
 use crate::series::Series;
 use crate::writers;
+
+#[cfg(feature = "actix-web")]
+mod actix;
+#[cfg(feature = "tower")]
+mod tower;
+
+#[cfg(feature = "actix-web")]
+pub use actix::{EdgeMiddleware, EdgeMiddlewareFuture, EdgeMiddlewareService};
+#[cfg(feature = "tower")]
+pub use tower::{Edge, EdgeFuture, EdgeLayer};
 
 /// `route` of a response with no matched route template: the fallback's 404 and the like.
 pub const UNMATCHED_ROUTE: &str = "unmatched";
@@ -163,177 +172,78 @@ fn families() -> &'static Families {
 }
 
 /// The method's label: one of HTTP's nine, else [`OTHER_METHOD`]. Never request data.
-fn method_label(method: &Method) -> &'static str {
-    const KNOWN: [Method; 9] = [
-        Method::GET,
-        Method::HEAD,
-        Method::POST,
-        Method::PUT,
-        Method::DELETE,
-        Method::PATCH,
-        Method::OPTIONS,
-        Method::CONNECT,
-        Method::TRACE,
-    ];
-    KNOWN
-        .iter()
-        .find(|known| *known == method)
-        .map_or(OTHER_METHOD, Method::as_str)
+pub(crate) fn method_label(method: &str) -> &'static str {
+    match method {
+        "GET" => "GET",
+        "HEAD" => "HEAD",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "DELETE" => "DELETE",
+        "PATCH" => "PATCH",
+        "OPTIONS" => "OPTIONS",
+        "CONNECT" => "CONNECT",
+        "TRACE" => "TRACE",
+        _ => OTHER_METHOD,
+    }
 }
 
 /// Whether a response cuts its handler's call short as an error: a 5xx, or 408, which a
 /// server-side timeout (tower-http's `TimeoutLayer`) answers.
-fn fails_cut_short_calls(status: StatusCode) -> bool {
-    status.is_server_error() || status == StatusCode::REQUEST_TIMEOUT
+fn fails_cut_short_calls(status: u16) -> bool {
+    status >= 500 || status == 408
 }
 
-/// The route template of a request, as the framework left it in the request's extensions.
-#[cfg(feature = "axum")]
-type Route = Option<axum::extract::MatchedPath>;
-#[cfg(not(feature = "axum"))]
-type Route = ();
-
-#[cfg(feature = "axum")]
-fn route<B>(request: &Request<B>) -> Route {
-    request
-        .extensions()
-        .get::<axum::extract::MatchedPath>()
-        .cloned()
-}
-#[cfg(not(feature = "axum"))]
-fn route<B>(_: &Request<B>) -> Route {}
-
-#[cfg(feature = "axum")]
-fn route_label(route: &Route) -> &str {
-    route
-        .as_ref()
-        .map_or(UNMATCHED_ROUTE, axum::extract::MatchedPath::as_str)
-}
-#[cfg(not(feature = "axum"))]
-fn route_label(_: &Route) -> &str {
-    UNMATCHED_ROUTE
+/// Counts a response that no instrumented fn measured.
+pub(crate) fn count_response(route: &str, method: &str, code: &str) {
+    families()
+        .responses
+        .with_label_values(&[route, method, code])
+        .inc();
 }
 
-/// Measures a tower service's edge: `router.layer(metrics_runtime::EdgeLayer::new())`.
-///
-/// With it, a handler call that a response cuts short (a `TimeoutLayer` inside this one
-/// answering 408/503/504, load shedding) counts as an error of that handler, and once in
-/// `<namespace>_request_timeouts_total`; a call dropped because the client went away
-/// stays a cancellation. Each response that no instrumented handler measured is counted in
-/// `<namespace>_edge_responses_total{route, method, code}`, where `route` is axum's
-/// `MatchedPath` (feature `axum`) or [`UNMATCHED_ROUTE`], and `method` one of HTTP's nine or
-/// [`OTHER_METHOD`]: request data never makes a series.
-///
-/// ```
-/// # #[cfg(feature = "axum")] {
-/// use metrics_runtime::EdgeLayer;
-///
-/// let router: axum::Router = axum::Router::new()
-///     // Inside: the timeout whose answers it judges.
-///     // .layer(tower_http::timeout::TimeoutLayer::new(…))
-///     .layer(EdgeLayer::new());
-/// # }
-/// ```
-#[derive(Clone, Copy, Debug, Default)]
-pub struct EdgeLayer(());
-
-impl EdgeLayer {
-    /// The layer; creates its two families in the runtime's registry.
-    pub fn new() -> Self {
-        families();
-        EdgeLayer(())
-    }
-}
-
-impl<S> tower_layer::Layer<S> for EdgeLayer {
-    type Service = Edge<S>;
-
-    fn layer(&self, inner: S) -> Edge<S> {
-        Edge { inner }
-    }
-}
-
-/// The service [`EdgeLayer`] wraps around another.
-#[derive(Clone, Debug)]
-pub struct Edge<S> {
-    inner: S,
-}
-
-impl<S, ReqBody, ResBody> tower_service::Service<Request<ReqBody>> for Edge<S>
-where
-    S: tower_service::Service<Request<ReqBody>, Response = Response<ResBody>>,
-{
-    type Response = Response<ResBody>;
-    type Error = S::Error;
-    type Future = EdgeFuture<S::Future>;
-
-    #[inline]
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    #[inline]
-    fn call(&mut self, request: Request<ReqBody>) -> EdgeFuture<S::Future> {
-        let method = method_label(request.method());
-        let route = route(&request);
-        EdgeFuture {
-            inner: Some(self.inner.call(request)),
-            slot: Slot::default(),
-            method,
-            route,
-        }
-    }
-}
-
-/// The response future of [`Edge`].
-#[must_use = "futures do nothing unless polled"]
-pub struct EdgeFuture<F> {
+/// A service's response future and the slot its polls make current.
+pub(crate) struct Edged<F> {
     inner: Option<F>,
     slot: Slot,
-    method: &'static str,
-    route: Route,
 }
 
-impl<F, B, E> Future for EdgeFuture<F>
-where
-    F: Future<Output = Result<Response<B>, E>>,
-{
-    type Output = F::Output;
+impl<F: Future> Edged<F> {
+    pub(crate) fn new(inner: F) -> Self {
+        Edged {
+            inner: Some(inner),
+            slot: Slot::default(),
+        }
+    }
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        // SAFETY: `inner` is pinned with `self`: never moved, only dropped in place (below and
-        // in `drop`). The other fields are not structurally pinned.
+    /// Polls the inner future with the slot current; once it is ready, drops it, still with
+    /// the slot current: a timeout's future that answered still holds the handler's future it
+    /// cut short.
+    pub(crate) fn poll_inner(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        // SAFETY: `inner` is pinned with `self`: never moved, only dropped in place (here and
+        // in `drop`). `slot` is not structurally pinned.
         let this = unsafe { self.get_unchecked_mut() };
         let Some(inner) = this.inner.as_mut() else {
-            panic!("EdgeFuture polled after it completed");
+            panic!("an edge future polled after it completed");
         };
-        let output = {
-            let _current = Current::enter(&this.slot);
-            match unsafe { Pin::new_unchecked(inner) }.poll(cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(output) => {
-                    // Dropped here, with the slot current: a timeout's future that answered
-                    // still holds the handler's future it cut short.
-                    this.inner = None;
-                    output
-                }
+        let _current = Current::enter(&this.slot);
+        match unsafe { Pin::new_unchecked(inner) }.poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(output) => {
+                this.inner = None;
+                Poll::Ready(output)
             }
-        };
-        let status = output.as_ref().ok().map(Response::status);
-        // A service error is no answer from the handler: it fails what it cut short.
-        this.slot.judge(status.is_none_or(fails_cut_short_calls));
-        if !this.slot.measured.get() {
-            let code = status.as_ref().map_or("error", StatusCode::as_str);
-            families()
-                .responses
-                .with_label_values(&[route_label(&this.route), this.method, code])
-                .inc();
         }
-        Poll::Ready(output)
+    }
+
+    /// Judges the calls the answer cut short by its status (`None`: the service failed without
+    /// one, which fails them too), and says whether an instrumented fn measured the request.
+    pub(crate) fn judge(&self, status: Option<u16>) -> bool {
+        self.slot.judge(status.is_none_or(fails_cut_short_calls));
+        self.slot.measured.get()
     }
 }
 
-impl<F> Drop for EdgeFuture<F> {
+impl<F> Drop for Edged<F> {
     fn drop(&mut self) {
         // No answer (the client went away, or an outer timeout dropped this layer): what was
         // cut short is a cancellation, as without the layer. The inner future is dropped first

@@ -1,0 +1,137 @@
+//! [`EdgeLayer`] for tower services (axum, tonic, hyper).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use http::{Request, Response, StatusCode};
+
+use super::{Edged, UNMATCHED_ROUTE, count_response, families, method_label};
+
+/// The route template of a request, as the framework left it in the request's extensions.
+#[cfg(feature = "axum")]
+type Route = Option<axum::extract::MatchedPath>;
+#[cfg(not(feature = "axum"))]
+type Route = ();
+
+#[cfg(feature = "axum")]
+fn route<B>(request: &Request<B>) -> Route {
+    request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .cloned()
+}
+#[cfg(not(feature = "axum"))]
+fn route<B>(_: &Request<B>) -> Route {}
+
+#[cfg(feature = "axum")]
+fn route_label(route: &Route) -> &str {
+    route
+        .as_ref()
+        .map_or(UNMATCHED_ROUTE, axum::extract::MatchedPath::as_str)
+}
+#[cfg(not(feature = "axum"))]
+fn route_label(_: &Route) -> &str {
+    UNMATCHED_ROUTE
+}
+
+/// Measures a tower service's edge: `router.layer(metrics_runtime::EdgeLayer::new())`.
+///
+/// With it, a handler call that a response cuts short (a `TimeoutLayer` inside this one
+/// answering 408/503/504, load shedding) counts as an error of that handler, and once in
+/// `<namespace>_request_timeouts_total`; a call dropped because the client went away
+/// stays a cancellation. Each response that no instrumented handler measured is counted in
+/// `<namespace>_edge_responses_total{route, method, code}`, where `route` is axum's
+/// `MatchedPath` (feature `axum`) or [`UNMATCHED_ROUTE`], and `method` one of HTTP's nine or
+/// [`OTHER_METHOD`]: request data never makes a series.
+///
+/// ```
+/// # #[cfg(feature = "axum")] {
+/// use metrics_runtime::EdgeLayer;
+///
+/// let router: axum::Router = axum::Router::new()
+///     // Inside: the timeout whose answers it judges.
+///     // .layer(tower_http::timeout::TimeoutLayer::new(…))
+///     .layer(EdgeLayer::new());
+/// # }
+/// ```
+#[derive(Clone, Copy, Debug, Default)]
+pub struct EdgeLayer(());
+
+impl EdgeLayer {
+    /// The layer; creates its two families in the runtime's registry.
+    pub fn new() -> Self {
+        families();
+        EdgeLayer(())
+    }
+}
+
+impl<S> tower_layer::Layer<S> for EdgeLayer {
+    type Service = Edge<S>;
+
+    fn layer(&self, inner: S) -> Edge<S> {
+        Edge { inner }
+    }
+}
+
+/// The service [`EdgeLayer`] wraps around another.
+#[derive(Clone, Debug)]
+pub struct Edge<S> {
+    inner: S,
+}
+
+impl<S, ReqBody, ResBody> tower_service::Service<Request<ReqBody>> for Edge<S>
+where
+    S: tower_service::Service<Request<ReqBody>, Response = Response<ResBody>>,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = EdgeFuture<S::Future>;
+
+    #[inline]
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    #[inline]
+    fn call(&mut self, request: Request<ReqBody>) -> EdgeFuture<S::Future> {
+        let method = method_label(request.method().as_str());
+        let route = route(&request);
+        EdgeFuture {
+            edged: Edged::new(self.inner.call(request)),
+            method,
+            route,
+        }
+    }
+}
+
+/// The response future of [`Edge`].
+#[must_use = "futures do nothing unless polled"]
+pub struct EdgeFuture<F> {
+    edged: Edged<F>,
+    method: &'static str,
+    route: Route,
+}
+
+impl<F, B, E> Future for EdgeFuture<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        // SAFETY: `edged` is pinned with `self` (projected, never moved); the other fields
+        // are not structurally pinned.
+        let this = unsafe { self.get_unchecked_mut() };
+        let edged = unsafe { Pin::new_unchecked(&mut this.edged) };
+        let Poll::Ready(output) = edged.poll_inner(cx) else {
+            return Poll::Pending;
+        };
+        let status = output.as_ref().ok().map(Response::status);
+        if !this.edged.judge(status.map(|status| status.as_u16())) {
+            let code = status.as_ref().map_or("error", StatusCode::as_str);
+            count_response(route_label(&this.route), this.method, code);
+        }
+        Poll::Ready(output)
+    }
+}
