@@ -7,6 +7,8 @@
 // `auth`, `outcome` and `objective` stand alone; `rules` and `dashboard` read `catalog` and
 // `registry`.
 // One edge goes back: `registry` asks `catalog` for the objectives' latency thresholds.
+// `edge` (features `tower`, `actix-web`) sits between `registry` and `site`: `site` parks the
+// calls a response may judge there.
 mod auth;
 mod catalog;
 mod clock;
