@@ -252,3 +252,57 @@ impl<F> Drop for Edged<F> {
         self.slot.judge(false);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn methods_are_labelled_by_http_s_nine_or_other() {
+        assert_eq!(method_label("GET"), "GET");
+        assert_eq!(method_label("PATCH"), "PATCH");
+        assert_eq!(method_label("get"), OTHER_METHOD);
+        assert_eq!(method_label("BREW"), OTHER_METHOD);
+        assert_eq!(method_label(""), OTHER_METHOD);
+    }
+
+    #[test]
+    fn timeouts_and_server_errors_fail_what_they_cut_short() {
+        for status in [408, 500, 503, 504, 599] {
+            assert!(fails_cut_short_calls(status), "{status}");
+        }
+        for status in [200, 204, 400, 404, 413, 429, 499] {
+            assert!(!fails_cut_short_calls(status), "{status}");
+        }
+    }
+
+    fn current() -> *const Slot {
+        CURRENT.with(Cell::get)
+    }
+
+    #[test]
+    fn nested_slots_put_the_outer_one_back_also_when_a_poll_panics() {
+        let (outer, inner) = (Slot::default(), Slot::default());
+        assert!(current().is_null());
+        {
+            let _outer = Current::enter(&outer);
+            {
+                let _inner = Current::enter(&inner);
+                mark_measured();
+                assert_eq!(current(), &inner as *const Slot);
+            }
+            assert_eq!(current(), &outer as *const Slot);
+            let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let _inner = Current::enter(&inner);
+                panic!("a poll panicked");
+            }));
+            assert!(panicked.is_err());
+            assert_eq!(current(), &outer as *const Slot);
+        }
+        assert!(current().is_null());
+        assert!(inner.measured.get());
+        assert!(!outer.measured.get());
+        // No slot: nothing to mark, and nothing parks.
+        mark_measured();
+    }
+}

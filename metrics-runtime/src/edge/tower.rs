@@ -51,7 +51,7 @@ fn route_label(_: &Route) -> &str {
 ///
 /// let router: axum::Router = axum::Router::new()
 ///     // Inside: the timeout whose answers it judges.
-///     // .layer(tower_http::timeout::TimeoutLayer::new(…))
+///     // .layer(tower_http::timeout::TimeoutLayer::with_status_code(…))
 ///     .layer(EdgeLayer::new());
 /// # }
 /// ```
