@@ -6,8 +6,8 @@
 //! Written by hand rather than with `prost`: we only ever encode, a dozen messages and five
 //! wire rules (varint, zigzag, 64-bit, length-delimited, field keys) are all it takes, and
 //! `prost` would add two crates and their build to every user of the feature for the same
-//! bytes. The tests decode the output with the `protobuf` Python package over the published
-//! `metrics.proto`, compiled by `protoc`: a decoder that shares no code with this one.
+//! bytes. The tests decode the output with rust-protobuf's dynamic messages over the published
+//! `metrics.proto`, parsed at test time: a decoder that shares no code with this one.
 
 use prometheus::core::Desc;
 use prometheus::proto::{Metric, MetricFamily, MetricType};
