@@ -1,15 +1,14 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
-// Imports go one way, from the hot path up: `clock`, `writers` and `model`, then `exemplar`,
-// `series`, `families`, the renderers `text` and `openmetrics`, `error` and `format`,
-// `registry`, `site`, `catalog`, `config`;
-// `auth`, `outcome` and `objective` stand alone; `rules` and `dashboard` read `catalog` and
-// `registry`.
-// One edge goes back: `registry` asks `catalog` for the objectives' latency thresholds.
-// `edge` (features `tower`, `actix-web`) sits between `registry` and `site`: `site` parks the
-// calls a response may judge there.
+// Imports go one way, from the hot path up (`tests/tests/module_layering.rs` checks it):
+// `clock`, `writers` and `model`; `exemplar`; `native` (feature `native-histograms`);
+// `series`; `site` (a call site's identity); `families` and the renderers `text`,
+// `openmetrics` and `protobuf`; `error`, `format`, `objective`; `catalog` (the link-time list);
+// `registry` (the runtime); `edge` (features `tower`, `actix-web`); `call` (what a call runs);
+// `config`, `rules`, `dashboard`; `private` last. `auth` and `outcome` stand alone.
 mod auth;
+mod call;
 mod catalog;
 mod clock;
 mod config;
@@ -43,10 +42,10 @@ pub use config::Config;
 pub use dashboard::{Dashboard, dashboard};
 #[cfg(feature = "tower")]
 pub use edge::{Edge, EdgeFuture, EdgeLayer};
-#[cfg(any(feature = "tower", feature = "actix-web"))]
-pub use edge::{OTHER_METHOD, UNMATCHED_ROUTE};
 #[cfg(feature = "actix-web")]
 pub use edge::{EdgeMiddleware, EdgeMiddlewareFuture, EdgeMiddlewareService};
+#[cfg(any(feature = "tower", feature = "actix-web"))]
+pub use edge::{OTHER_METHOD, UNMATCHED_ROUTE};
 pub use error::ConfigError;
 pub use format::{CONTENT_TYPE, Format};
 /// Checks a value with [`Authenticate`] before the handler body runs.

@@ -36,7 +36,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             namespace: DEFAULT_NAMESPACE.to_owned(),
-            // The one import against the grain: objectives' thresholds are bounds here too.
+            // The objectives' thresholds are bounds too.
             buckets: crate::catalog::with_thresholds(prometheus::DEFAULT_BUCKETS.to_vec()),
             registry: prometheus::default_registry().clone(),
             process_metrics: true,

@@ -14,9 +14,10 @@ pub use reject::{Reject, RejectInto, RejectIntoResult};
 pub use track_caller::{Branch, FromResidual};
 
 pub use crate::auth::Authenticate;
+pub use crate::call::{Guard, Instrumented};
 pub use crate::catalog::Registration;
 pub use crate::objective::Objective;
-pub use crate::site::{CallSite, Guard, Instrumented, no_self_type};
+pub use crate::site::{CallSite, no_self_type};
 pub use inventory;
 /// The sign `#[authenticated]` leaves on a fn when it did not recognise a
 /// `#[prometheus_metrics]` below it: an attribute, which other attribute macros pass on, so that

@@ -1,0 +1,145 @@
+//! The runtime's modules import one way: read from the code's own paths (`use crate::…` and
+//! `crate::…` in code, comments and unit tests left out), the graph of its top-level modules
+//! has no circle.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::Path;
+
+const SOURCE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../metrics-runtime/src");
+
+/// Each top-level module (a file, or a folder with `mod.rs`) and the files it is made of.
+fn modules() -> BTreeMap<String, Vec<String>> {
+    let mut modules: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for entry in fs::read_dir(SOURCE).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        if path.is_dir() {
+            for file in fs::read_dir(&path).unwrap() {
+                let file = file.unwrap().path();
+                modules
+                    .entry(name.clone())
+                    .or_default()
+                    .push(fs::read_to_string(file).unwrap());
+            }
+        } else if name != "lib" && path.extension().is_some_and(|ext| ext == "rs") {
+            modules
+                .entry(name)
+                .or_default()
+                .push(fs::read_to_string(&path).unwrap());
+        }
+    }
+    modules
+}
+
+/// The modules `code` names through `crate::`, outside comments and its unit tests (a test
+/// may look at the layers above).
+fn imports(code: &str, known: &BTreeSet<String>) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    let code = code.split("#[cfg(test)]\nmod tests").next().unwrap_or(code);
+    for line in code.lines() {
+        let line = line.split("//").next().unwrap_or("");
+        // `use crate::{a, b::C}` names several.
+        let mut rest = line;
+        while let Some(at) = rest.find("crate::") {
+            rest = &rest[at + "crate::".len()..];
+            let listed: Vec<&str> = match rest.strip_prefix('{') {
+                Some(list) => list.split('}').next().unwrap_or("").split(',').collect(),
+                None => vec![rest],
+            };
+            for item in listed {
+                let name: String = item
+                    .trim()
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                if known.contains(&name) {
+                    names.insert(name);
+                }
+            }
+        }
+    }
+    names
+}
+
+/// A circle of `graph`, if it has one.
+fn circle(graph: &BTreeMap<&str, BTreeSet<String>>) -> Option<Vec<String>> {
+    // Depth-first, keeping the path: a module met again on it closes a circle.
+    fn visit<'a>(
+        module: &'a str,
+        graph: &'a BTreeMap<&str, BTreeSet<String>>,
+        path: &mut Vec<&'a str>,
+        seen: &mut BTreeSet<&'a str>,
+    ) -> Option<Vec<String>> {
+        if let Some(start) = path.iter().position(|&m| m == module) {
+            let mut circle: Vec<String> = path[start..].iter().map(|m| m.to_string()).collect();
+            circle.push(module.to_owned());
+            return Some(circle);
+        }
+        if !seen.insert(module) {
+            return None;
+        }
+        path.push(module);
+        for next in graph.get(module).into_iter().flatten() {
+            if let Some(circle) = visit(next, graph, path, seen) {
+                return Some(circle);
+            }
+        }
+        path.pop();
+        None
+    }
+    let mut seen = BTreeSet::new();
+    graph
+        .keys()
+        .find_map(|module| visit(module, graph, &mut Vec::new(), &mut seen))
+}
+
+#[test]
+fn the_runtime_has_no_import_circle() {
+    let modules = modules();
+    let known: BTreeSet<String> = modules.keys().cloned().collect();
+    assert!(
+        known.contains("series") && known.contains("native"),
+        "{known:?}"
+    );
+    let graph: BTreeMap<&str, BTreeSet<String>> = modules
+        .iter()
+        .map(|(name, files)| {
+            let mut names: BTreeSet<String> = files
+                .iter()
+                .flat_map(|code| imports(code, &known))
+                .collect();
+            names.remove(name);
+            (name.as_str(), names)
+        })
+        .collect();
+    // The check reads real edges: the call reaches the runtime through the registry.
+    assert!(graph["call"].contains("registry"), "{:?}", graph["call"]);
+    if let Some(circle) = circle(&graph) {
+        panic!("an import circle: {}", circle.join(" → "));
+    }
+}
+
+#[test]
+fn imports_are_read_from_code_and_a_circle_is_found() {
+    let known: BTreeSet<String> = ["a", "b", "c"].map(String::from).into();
+    assert_eq!(
+        imports("use crate::{a, b::X}; // crate::c", &known),
+        ["a", "b"].map(String::from).into()
+    );
+    assert!(imports("// use crate::a;", &known).is_empty());
+    let edges = |pairs: &[(&'static str, &'static str)]| {
+        let mut graph: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+        for &(from, to) in pairs {
+            graph.entry(from).or_default().insert(to.to_owned());
+            graph.entry(to).or_default();
+        }
+        graph
+    };
+    assert_eq!(circle(&edges(&[("a", "b"), ("b", "c")])), None);
+    assert_eq!(
+        circle(&edges(&[("a", "b"), ("b", "c"), ("c", "a")])),
+        Some(["a", "b", "c", "a"].map(String::from).to_vec())
+    );
+    assert!(Path::new(SOURCE).join("lib.rs").exists());
+}
