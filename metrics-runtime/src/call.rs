@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 
 use once_cell::sync::OnceCell;
 
-use crate::registry;
+use crate::runtime;
 use crate::series::{Series, WriterShard};
 use crate::site::{CallSite, Resolved, SelfType, no_self_type, short_type_name};
 use crate::writers;
@@ -81,7 +81,7 @@ impl CallSite {
                     } else {
                         self.handler.to_owned()
                     };
-                    let series = registry::runtime().series(handler, self.module);
+                    let series = runtime::runtime().series(handler, self.module);
                     let entry = Resolved {
                         self_type,
                         series,

@@ -4,7 +4,7 @@ use prometheus::Registry;
 
 use crate::catalog;
 use crate::error::ConfigError;
-use crate::registry::{self, Settings};
+use crate::runtime::{self, Settings};
 
 /// Start-up configuration: metric namespace, histogram buckets and registry.
 ///
@@ -126,7 +126,7 @@ impl Config {
     /// Validates the configuration, and the program's [objectives](crate::Objective), and makes
     /// it the one the process uses.
     pub fn install(self) -> Result<(), ConfigError> {
-        registry::install(self.validate()?)
+        runtime::install(self.validate()?)
     }
 
     fn validate(self) -> Result<Settings, ConfigError> {

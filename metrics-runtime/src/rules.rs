@@ -286,11 +286,14 @@ impl Group<'_> {
             let histogram = format!("{ns}_request_latency_seconds");
             let handlers = self.handler_matchers(None);
             let under = self.handler_matchers(Some(le_matcher(seconds)));
+            // Paired per series: a replica without the threshold's bucket (another binary)
+            // counts on neither side, instead of all its requests looking slow.
             let mut ratio = vec![
                 "1 - (".to_owned(),
                 format!("  sum(rate({histogram}_bucket{under}[{{w}}]))"),
                 "    /".to_owned(),
-                format!("  sum(rate({histogram}_count{handlers}[{{w}}]))"),
+                format!("  sum(rate({histogram}_count{handlers}[{{w}}])"),
+                format!("    and ignoring(le) rate({histogram}_bucket{under}[{{w}}]))"),
                 ")".to_owned(),
             ];
             if self.native {

@@ -15,7 +15,7 @@ use std::task::{Context, Poll};
 use once_cell::sync::OnceCell;
 use prometheus::{IntCounterVec, Opts};
 
-use crate::registry;
+use crate::runtime;
 use crate::series::Series;
 use crate::writers;
 
@@ -141,7 +141,7 @@ struct Families {
 fn families() -> &'static Families {
     static FAMILIES: OnceCell<Families> = OnceCell::new();
     FAMILIES.get_or_init(|| {
-        let runtime = registry::runtime();
+        let runtime = runtime::runtime();
         let namespace = runtime.namespace();
         let counter = |name: &str, help: &str, labels: &[&str]| {
             let counter =

@@ -43,7 +43,7 @@ fn route_label(_: &Route) -> &str {
 /// stays a cancellation. Each response that no instrumented handler measured is counted in
 /// `<namespace>_edge_responses_total{route, method, code}`, where `route` is axum's
 /// `MatchedPath` (feature `axum`) or [`UNMATCHED_ROUTE`], and `method` one of HTTP's nine or
-/// [`OTHER_METHOD`]: request data never makes a series.
+/// [`OTHER_METHOD`](crate::OTHER_METHOD): request data never makes a series.
 ///
 /// ```
 /// # #[cfg(feature = "axum")] {

@@ -67,5 +67,5 @@ pub fn clock_source() -> &'static str {
 /// the `native_memory` benchmark.
 #[cfg(feature = "native-histograms")]
 pub fn native_histogram_bytes() -> usize {
-    crate::registry::runtime().native_bytes()
+    crate::runtime::runtime().native_bytes()
 }

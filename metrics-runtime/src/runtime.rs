@@ -1,7 +1,9 @@
-//! The one runtime a process has: its settings, its registry and every handler series.
+//! The one runtime a process has: its settings and their defaults, its installation, its
+//! registry and every handler series, and the collector that serves a registry gathered
+//! directly. What a scrape looks like in each format is `exposition`.
 
 use std::cell::Cell;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use once_cell::sync::OnceCell;
@@ -11,11 +13,10 @@ use prometheus::proto::MetricFamily;
 
 use crate::error::ConfigError;
 use crate::exemplar::ExemplarSource;
-use crate::families::{self, Families};
-use crate::format::Format;
-use crate::openmetrics;
+use crate::exposition::families::{self, Families};
+use crate::exposition::format::Format;
+use crate::exposition::{self, openmetrics, text};
 use crate::series::{Series, Snapshot};
-use crate::text;
 
 /// The default namespace: metric names start with `handler_`.
 pub const DEFAULT_NAMESPACE: &str = "handler";
@@ -188,58 +189,18 @@ impl Runtime {
             self.registry.gather()
         };
         crate::model::without_untyped(&mut others);
-        #[cfg(feature = "native-histograms")]
-        if format == Format::Protobuf {
-            let mut exposition = Vec::new();
-            crate::protobuf::write_families(&mut exposition, &others);
-            if write_directly {
-                crate::protobuf::write_handler_families(
-                    &mut exposition,
-                    &self.handlers.families,
-                    &self.handlers.bounds_seconds,
-                    &self.handlers.snapshots(),
-                );
-            }
-            return exposition;
-        }
-        let mut exposition = String::new();
-        match format {
-            Format::OpenMetrics => {
-                // The handler families keep their names: a family of the server's that
-                // collides with them is the one left out.
-                let mut taken = HashSet::new();
-                if write_directly {
-                    taken.extend(self.handlers.openmetrics_names.iter().cloned());
-                }
-                openmetrics::write_families(&mut exposition, &others, &mut taken, |family| {
-                    self.handlers.gathered_as_ours(family)
-                });
-            }
-            _ => {
-                let encoded = prometheus::TextEncoder::new().encode_utf8(&others, &mut exposition);
-                if let Err(error) = encoded {
-                    // A comment keeps the scrape parseable and makes the failure visible in it.
-                    exposition.push_str(&format!("# metrics_runtime: encoding failed: {error}\n"));
-                }
-            }
-        }
-        if write_directly {
-            let handlers = &self.handlers;
-            let write = match format {
-                Format::OpenMetrics => openmetrics::write_handler_families,
-                _ => text::write_handler_families,
-            };
-            write(
-                &mut exposition,
-                &handlers.families,
-                &handlers.bounds_le,
-                &handlers.snapshots(),
-            );
-        }
-        if format == Format::OpenMetrics {
-            exposition.push_str("# EOF\n");
-        }
-        exposition.into_bytes()
+        let handlers = &self.handlers;
+        let ours = write_directly.then(|| exposition::Handlers {
+            families: &handlers.families,
+            #[cfg(feature = "native-histograms")]
+            bounds_seconds: &handlers.bounds_seconds,
+            bounds_le: &handlers.bounds_le,
+            openmetrics_names: &handlers.openmetrics_names,
+            snapshots: handlers.snapshots(),
+        });
+        exposition::render(format, &others, ours, |family| {
+            handlers.gathered_as_ours(family)
+        })
     }
 
     /// Bytes the native buckets of every series hold now.
@@ -302,29 +263,7 @@ struct HandlerFamilies {
 
 impl HandlerFamilies {
     fn new(settings: &Settings) -> Self {
-        let desc = |suffix: &str, help: &str| {
-            let name = format!("{}_{suffix}", settings.namespace);
-            let labels = vec!["handler".to_owned(), "module".to_owned()];
-            Desc::new(name, help.to_owned(), labels, Default::default())
-                .expect("validated namespace gives valid metric names")
-        };
-        let families = Families {
-            requests: desc("requests_total", "Requests that reached the handler body."),
-            latency: desc(
-                "request_latency_seconds",
-                "Time spent in the handler body, however it ended.",
-            ),
-            in_flight: desc("requests_in_flight", "Handler bodies running now."),
-            rejected: desc(
-                "requests_rejected_total",
-                "Calls that #[authenticated] rejected before the handler body ran.",
-            ),
-            errors: desc(
-                "request_errors_total",
-                "Handler calls that failed: a panic, an Err (unless its error type says \
-                 otherwise), a 5xx status, or an output whose CountsAsError says so.",
-            ),
-        };
+        let families = Families::new(&settings.namespace);
         let openmetrics_names = families
             .typed()
             .into_iter()

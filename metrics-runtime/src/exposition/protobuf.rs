@@ -13,7 +13,7 @@ use prometheus::core::Desc;
 use prometheus::proto::{Metric, MetricFamily, MetricType};
 
 use crate::exemplar::{Exemplar, TRACE_ID_LABEL};
-use crate::families::Families;
+use crate::exposition::families::Families;
 use crate::model;
 use crate::native::NativeSnapshot;
 use crate::series::{Series, Snapshot};

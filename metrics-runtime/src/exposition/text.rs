@@ -7,7 +7,7 @@ use std::fmt::Write;
 
 use prometheus::core::Desc;
 
-use crate::families::Families;
+use crate::exposition::families::Families;
 use crate::series::{Series, Snapshot};
 
 /// `handler="…",module="…"`, escaped as the text format requires.

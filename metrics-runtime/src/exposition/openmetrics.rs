@@ -14,10 +14,10 @@ use prometheus::core::Desc;
 use prometheus::proto::{Metric, MetricFamily, MetricType};
 
 use crate::exemplar::{Exemplar, TRACE_ID_LABEL};
-use crate::families::Families;
+use crate::exposition::families::Families;
+use crate::exposition::text::escape;
 use crate::model;
 use crate::series::{Series, Snapshot};
-use crate::text::escape;
 
 /// Appends `families` in OpenMetrics text. `write!` into a `String` cannot fail.
 ///

@@ -19,6 +19,33 @@ pub(crate) struct Families {
 }
 
 impl Families {
+    /// The five families of `namespace`, with their help texts.
+    pub(crate) fn new(namespace: &str) -> Families {
+        let desc = |suffix: &str, help: &str| {
+            let name = format!("{namespace}_{suffix}");
+            let labels = vec!["handler".to_owned(), "module".to_owned()];
+            Desc::new(name, help.to_owned(), labels, Default::default())
+                .expect("validated namespace gives valid metric names")
+        };
+        Families {
+            requests: desc("requests_total", "Requests that reached the handler body."),
+            latency: desc(
+                "request_latency_seconds",
+                "Time spent in the handler body, however it ended.",
+            ),
+            in_flight: desc("requests_in_flight", "Handler bodies running now."),
+            rejected: desc(
+                "requests_rejected_total",
+                "Calls that #[authenticated] rejected before the handler body ran.",
+            ),
+            errors: desc(
+                "request_errors_total",
+                "Handler calls that failed: a panic, an Err (unless its error type says \
+                 otherwise), a 5xx status, or an output whose CountsAsError says so.",
+            ),
+        }
+    }
+
     pub(crate) fn all(&self) -> [&Desc; 5] {
         self.typed().map(|(desc, _)| desc)
     }
