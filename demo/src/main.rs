@@ -15,6 +15,7 @@ usage: handler-metrics-demo [--addr HOST:PORT] [--token TOKEN] [--metrics-public
                             [--shutdown-timeout SECONDS] [--request-timeout SECONDS]
                             [--rucio-latency-ms MS] [--signed-out] [--native-histograms]
        handler-metrics-demo [--native-histograms] --print-alert-rules
+       handler-metrics-demo [--native-histograms] --print-dashboard
 
   --addr HOST:PORT            where to listen (env DEMO_ADDR; default 127.0.0.1:8888; port 0:
                               any free one)
@@ -33,10 +34,13 @@ usage: handler-metrics-demo [--addr HOST:PORT] [--token TOKEN] [--metrics-public
   --native-histograms         add native histograms to the latency histograms, served in the
                               protobuf format a Prometheus with
                               --enable-feature=native-histograms asks for; with
-                              --print-alert-rules, rules that read either kind
+                              --print-alert-rules, rules that read either kind; with
+                              --print-dashboard, latency panels that read either kind
                               (env DEMO_NATIVE_HISTOGRAMS=1)
   --print-alert-rules         print the Prometheus rules of the handlers' service-level
                               objectives (YAML) and exit
+  --print-dashboard           print the Grafana dashboard of the handlers and objectives
+                              (JSON, reading the series those rules record) and exit
 ";
 
 const DEFAULT_ADDR: &str = "127.0.0.1:8888";
@@ -52,6 +56,8 @@ struct Args {
     request_timeout: Duration,
     rucio_latency: Duration,
     print_alert_rules: bool,
+    /// `--print-dashboard`.
+    print_dashboard: bool,
     /// `--signed-out`: no Rucio credentials stored at start.
     signed_out: bool,
     /// `--native-histograms`.
@@ -105,6 +111,7 @@ fn parse_args(
             .transpose()?
             .unwrap_or(demo::RUCIO_LATENCY),
         print_alert_rules: false,
+        print_dashboard: false,
         signed_out: env("DEMO_SIGNED_OUT").is_some_and(|value| value == "1"),
         native_histograms: env("DEMO_NATIVE_HISTOGRAMS").is_some_and(|value| value == "1"),
     };
@@ -125,6 +132,7 @@ fn parse_args(
             "--token" => parsed.token = Some(value()?),
             "--metrics-public" if inline_value.is_none() => parsed.metrics_public = true,
             "--print-alert-rules" if inline_value.is_none() => parsed.print_alert_rules = true,
+            "--print-dashboard" if inline_value.is_none() => parsed.print_dashboard = true,
             "--signed-out" if inline_value.is_none() => parsed.signed_out = true,
             "--native-histograms" if inline_value.is_none() => parsed.native_histograms = true,
             "--shutdown-timeout" => parsed.shutdown_timeout = seconds(&flag, &value()?)?,
@@ -152,6 +160,9 @@ fn main() -> ExitCode {
     if args.print_alert_rules {
         return print_alert_rules(args.native_histograms);
     }
+    if args.print_dashboard {
+        return print_dashboard(args.native_histograms);
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -178,6 +189,16 @@ fn print_alert_rules(native_histograms: bool) -> ExitCode {
         return ExitCode::FAILURE;
     }
     print!("{}", metrics_runtime::alert_rules());
+    ExitCode::SUCCESS
+}
+
+/// The dashboard names the namespace too, and its latency panels follow the histogram kind.
+fn print_dashboard(native_histograms: bool) -> ExitCode {
+    if let Err(error) = demo::install_metrics(native_histograms) {
+        eprintln!("error: {error}");
+        return ExitCode::FAILURE;
+    }
+    print!("{}", metrics_runtime::dashboard());
     ExitCode::SUCCESS
 }
 
@@ -300,6 +321,7 @@ mod tests {
                 request_timeout: Duration::from_secs(10),
                 rucio_latency: Duration::from_millis(5),
                 print_alert_rules: false,
+                print_dashboard: false,
                 signed_out: false,
                 native_histograms: false,
             }
@@ -345,6 +367,7 @@ mod tests {
                 request_timeout: Duration::from_secs(2),
                 rucio_latency: Duration::from_secs(60),
                 print_alert_rules: false,
+                print_dashboard: false,
                 signed_out: false,
                 native_histograms: false,
             }
@@ -364,6 +387,9 @@ mod tests {
         let print = parse(&["--print-alert-rules"], &[]).unwrap().unwrap();
         assert!(print.print_alert_rules);
         assert!(parse(&["--print-alert-rules=yes"], &[]).is_err());
+        let print = parse(&["--print-dashboard"], &[]).unwrap().unwrap();
+        assert!(print.print_dashboard && !print.print_alert_rules);
+        assert!(parse(&["--print-dashboard=yes"], &[]).is_err());
         assert!(
             parse(&["--native-histograms"], &[])
                 .unwrap()
