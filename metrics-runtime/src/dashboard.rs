@@ -18,8 +18,11 @@ const SCHEMA_VERSION: u64 = 39;
 const OWN_LABELS: [&str; 6] = ["handler", "module", "le", "objective", "job", "instance"];
 
 /// The ratio window the objective panels read (the shortest recorded): the SLI over an
-/// objective's window is its average.
+/// objective's window is its average, sampled every [`SLI_STEP`].
 const SLI_WINDOW: &str = "5m";
+
+/// The step of that average: a fresh series has a sample at a step within a minute.
+const SLI_STEP: &str = "1m";
 
 /// Options of the generated dashboard; [`dashboard`] renders the defaults.
 ///
@@ -686,7 +689,7 @@ impl Model<'_> {
                 |window: &str| format!("{}:{bad}:ratio_rate{window}{recorded}", self.namespace);
             // A quiet interval records 0/0: NaN would poison the average, so it is left out.
             let bad_over_window = format!(
-                "avg_over_time(({} >= 0)[{window}:{SLI_WINDOW}])",
+                "avg_over_time(({} >= 0)[{window}:{SLI_STEP}])",
                 ratio(SLI_WINDOW)
             );
             let sli = self.panel(
@@ -942,7 +945,7 @@ mod tests {
             .expect("an SLI panel");
         assert_eq!(
             sli["targets"][0]["expr"],
-            r#"1 - avg_over_time((ns:request_errors:ratio_rate5m{objective="weekly"} >= 0)[7d:5m])"#
+            r#"1 - avg_over_time((ns:request_errors:ratio_rate5m{objective="weekly"} >= 0)[7d:1m])"#
         );
     }
 }
