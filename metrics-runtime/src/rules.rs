@@ -10,6 +10,19 @@ use crate::objective::{BURNS, Burn, RATIO_WINDOWS, Severity};
 use crate::registry;
 use crate::text;
 
+/// A total outage pages below the traffic floor: at least this share of the last hour's
+/// requests bad...
+const OUTAGE_SHARE: f64 = 0.9;
+/// ...and at least this many of them, so that one failed request alone pages nobody.
+const OUTAGE_REQUESTS: u64 = 5;
+
+/// How long an objective's handlers have no series before its no-data alert pages.
+const NO_DATA_FOR: &str = "5m";
+
+/// The schema native histograms start at (`NativeHistograms::new()`), for the bound the rules'
+/// comment states.
+const DEFAULT_NATIVE_SCHEMA: i32 = 3;
+
 /// Labels the generated rules use themselves: a selector cannot name them.
 const RULE_LABELS: [&str; 5] = ["handler", "module", "le", "objective", "severity"];
 
@@ -217,6 +230,94 @@ impl Group<'_> {
             }
         }
         self.missing_bucket_alert(out);
+        self.native_only_alert(out);
+        self.no_data_alert(out);
+    }
+
+    /// A dead service has no series, so no ratio and no burn-rate alert: page when none of the
+    /// objective's handlers has any (scrapes that fail make them stale at once).
+    fn no_data_alert(&self, out: &mut String) {
+        let objective = self.uses.objective;
+        let requests = format!("{}_requests_total", self.namespace);
+        let _ = writeln!(
+            out,
+            "      - alert: {}ObjectiveNoData",
+            camel(self.namespace)
+        );
+        write_expr(
+            out,
+            &[format!("absent({requests}{})", self.handler_matchers(None))],
+        );
+        let _ = writeln!(out, "        for: {NO_DATA_FOR}");
+        self.labels(out, Some(Severity::Page));
+        let minutes = NO_DATA_FOR.trim_end_matches('m');
+        let summary = format!(
+            "Objective {}: none of its handlers has reported requests for {minutes} minutes, \
+             so its burn-rate alerts cannot fire",
+            objective.name()
+        );
+        let description = format!(
+            "Pages when no series of {requests} exists for any of the objective's handlers for \
+             {minutes} minutes: the service is down, its scrapes fail, or the binary that runs \
+             no longer has these handlers. A dead service fails every request and its \
+             burn-rate alerts see no data."
+        );
+        self.annotations(out, &summary, &description);
+    }
+
+    /// Where Prometheus keeps only the native buckets, the slow-request ratio interpolates
+    /// within the threshold's native bucket: say so, so that classic buckets are kept.
+    fn native_only_alert(&self, out: &mut String) {
+        let objective = self.uses.objective;
+        let (true, Some((threshold, _)), Some(seconds)) = (
+            self.native,
+            objective.latency_target(),
+            objective.threshold_seconds(),
+        ) else {
+            return;
+        };
+        let histogram = format!("{}_request_latency_seconds", self.namespace);
+        let handlers = self.handler_matchers(None);
+        let _ = writeln!(
+            out,
+            "      - alert: {}LatencyNativeOnly",
+            camel(self.namespace)
+        );
+        write_expr(
+            out,
+            &[
+                format!("histogram_count({histogram}{handlers})"),
+                format!("unless {histogram}_count{handlers}"),
+            ],
+        );
+        let _ = writeln!(out, "        for: 10m");
+        self.labels(out, Some(Severity::Ticket));
+        let (lower, upper) = native_bucket(seconds, DEFAULT_NATIVE_SCHEMA);
+        let summary = format!(
+            "Objective {}: {{{{ $labels.handler }}}} on {{{{ $labels.instance }}}} has only \
+             native buckets, so its latency ratio at {threshold:?} is interpolated",
+            objective.name()
+        );
+        let description = format!(
+            "Prometheus keeps no classic buckets of this histogram, so the slow-request ratio \
+             reads the native one and interpolates within the native bucket around the \
+             threshold ({} s; at schema {DEFAULT_NATIVE_SCHEMA} that bucket is {} to {} s): \
+             requests in it may be counted slow or fast, enough to page falsely. Keep the \
+             classic buckets: scrape_classic_histograms: true (Prometheus 2.45 to 2.x), \
+             always_scrape_classic_histograms: true (3.x), or scrape the text format.",
+            decimal(seconds),
+            decimal(lower),
+            decimal(upper),
+        );
+        self.annotations(out, &summary, &description);
+    }
+
+    fn annotations(&self, out: &mut String, summary: &str, description: &str) {
+        let handlers = template_literal(&self.uses.handlers.join(", "));
+        let _ = writeln!(out, "        annotations:");
+        let _ = writeln!(out, "          summary: {}", yaml(summary));
+        let _ = writeln!(out, "          description: {}", yaml(description));
+        let _ = writeln!(out, "          handlers: {}", yaml(&handlers));
     }
 
     /// A latency alert reads the threshold's bucket: where a running binary has none (it was
@@ -247,13 +348,15 @@ impl Group<'_> {
         self.labels(out, Some(Severity::Ticket));
         let summary = format!(
             "Objective {}: {{{{ $labels.handler }}}} on {{{{ $labels.instance }}}} has no \
-             latency bucket at {threshold:?}, so its latency alerts cannot fire",
+             latency bucket at {threshold:?}, so the latency objective does not count its \
+             requests",
             objective.name()
         );
         let description = format!(
             "The latency histogram has no bucket bound at the objective's threshold ({} s): \
              the binary that serves it was built with other objectives or buckets than these \
-             rules. Regenerate the rules from the binary that runs.",
+             rules, and its requests count on neither side of the slow-request ratio. \
+             Regenerate the rules from the binary that runs.",
             decimal(seconds)
         );
         let _ = writeln!(out, "        annotations:");
@@ -297,10 +400,11 @@ impl Group<'_> {
                 ")".to_owned(),
             ];
             if self.native {
-                // Prometheus 2.40 to 2.44 with native histograms on keeps only the native
-                // buckets of a series that has both; one scraping text keeps only the classic
-                // ones. The classic ratio is exact at the threshold (a bucket bound), so it
-                // comes first; the native one interpolates within the threshold's bucket.
+                // Prometheus 2.40 to 2.44 with native histograms on (2.45+ without
+                // scrape_classic_histograms) keeps only the native buckets of a series that has
+                // both; one scraping text keeps only the classic ones. The classic ratio is
+                // exact at the threshold (a bucket bound), so it comes first; the native one
+                // interpolates within the threshold's bucket (LatencyNativeOnly says so).
                 let classic = ratio.iter().map(|line| format!("  {line}"));
                 ratio = std::iter::once("(".to_owned())
                     .chain(classic)
@@ -414,6 +518,36 @@ impl Group<'_> {
             }
             expr.push(")".to_owned());
         }
+        let outage = self.outage();
+        if let (Severity::Page, Some(outage)) = (severity, outage) {
+            // Below the floor a total outage still pages: nearly every request of the last
+            // hour bad, a few of them, and the last 5m not recovered (a 5m window without
+            // requests has no ratio, and does not hold the page back).
+            let fastest = &BURNS[0];
+            let ratio = |window| format!("{ns}:{}:ratio_rate{window}{recorded}", target.bad);
+            let budget_text = decimal(budget);
+            expr.extend([
+                "or".to_owned(),
+                "(".to_owned(),
+                format!(
+                    "    {} / {budget_text} >= {}",
+                    ratio(fastest.long),
+                    decimal(OUTAGE_SHARE / budget)
+                ),
+                "  and".to_owned(),
+                format!(
+                    "    {ns}:requests:increase{}{recorded} >= {outage}",
+                    fastest.long
+                ),
+                "  unless".to_owned(),
+                format!(
+                    "    {} / {budget_text} <= {}",
+                    ratio(fastest.short),
+                    decimal(objective.burn_factor(fastest.factor))
+                ),
+                ")".to_owned(),
+            ]);
+        }
         let _ = writeln!(
             out,
             "      - alert: {}{}BudgetBurn",
@@ -448,8 +582,19 @@ impl Group<'_> {
             0 => String::new(),
             requests => format!(", with at least {requests} requests in the long window"),
         };
+        let total_outage = match (severity, outage) {
+            (Severity::Page, Some(outage)) => format!(
+                "; or when {} are at least {}% of the requests in the last {}, {outage} or more, \
+                 and the last {} show no recovery",
+                target.what,
+                decimal(OUTAGE_SHARE * 100.0),
+                BURNS[0].long,
+                BURNS[0].short,
+            ),
+            _ => String::new(),
+        };
         let description = format!(
-            "{} when {} burn the budget ({}% of requests) {}{floor}. \
+            "{} when {} burn the budget ({}% of requests) {}{floor}{total_outage}. \
              Calls rejected by authentication are not requests. The value is the burn rate \
              over the long window.",
             match severity {
@@ -460,15 +605,12 @@ impl Group<'_> {
             decimal(budget * 100.0),
             conditions.join(", or "),
         );
-        let _ = writeln!(out, "        annotations:");
-        let handlers = template_literal(&self.uses.handlers.join(", "));
-        for (key, text) in [
-            ("summary", summary),
-            ("description", description),
-            ("handlers", handlers),
-        ] {
-            let _ = writeln!(out, "          {key}: {}", yaml(&text));
-        }
+        self.annotations(out, &summary, &description);
+    }
+
+    /// The floor of a total outage's page: none where the traffic floor is no higher.
+    fn outage(&self) -> Option<u64> {
+        (self.rules.min_requests > OUTAGE_REQUESTS).then_some(OUTAGE_REQUESTS)
     }
 }
 
@@ -502,7 +644,8 @@ fn prometheus_float(value: f64) -> String {
         .split_once('e')
         .expect("`{:e}` writes an exponent");
     let exponent: i32 = exponent.parse().expect("`{:e}` writes an integer exponent");
-    if (-4..21).contains(&exponent) {
+    // 'g' with the shortest precision decides with precision 6: `1e+06`, `123456`.
+    if (-4..6).contains(&exponent) {
         let plain = value.to_string();
         if plain.contains('.') {
             plain
@@ -513,6 +656,14 @@ fn prometheus_float(value: f64) -> String {
         let sign = if exponent < 0 { '-' } else { '+' };
         format!("{mantissa}e{sign}{:02}", exponent.abs())
     }
+}
+
+/// The native bucket `(lower, upper]` holding `seconds` at `schema`: its bounds are powers of
+/// `2^(2^-schema)`. Within it a native ratio interpolates; outside it, it is exact.
+fn native_bucket(seconds: f64, schema: i32) -> (f64, f64) {
+    let step = 2f64.powi(-schema);
+    let index = (seconds.log2() / step).ceil();
+    (2f64.powf((index - 1.0) * step), 2f64.powf(index * step))
 }
 
 /// A number as a person writes it: at most 9 decimals, no trailing zeros, no float noise
@@ -585,6 +736,27 @@ mod tests {
         assert_eq!(prometheus_float(0.0001), "0.0001");
         assert_eq!(prometheus_float(100.0), "100.0");
         assert_eq!(prometheus_float(1e21), "1e+21");
+        // Go's 'g' at the shortest precision: exponent form from 1e6 up and below 1e-4.
+        assert_eq!(prometheus_float(1e6), "1e+06");
+        assert_eq!(prometheus_float(1_234_567.0), "1.234567e+06");
+        assert_eq!(prometheus_float(123_456.0), "123456.0");
+        assert_eq!(prometheus_float(1e-5), "1e-05");
+        assert_eq!(prometheus_float(0.25), "0.25");
+    }
+
+    #[test]
+    fn a_native_ratio_is_off_only_within_the_thresholds_native_bucket() {
+        // Schema 3 around 10 ms: 2^(-54/8) to 2^(-53/8) s, 9% wide. Requests in it may be
+        // counted on either side of the threshold; none outside it.
+        let (lower, upper) = native_bucket(0.01, 3);
+        assert!((lower - 0.009_290_680).abs() < 1e-9, "{lower}");
+        assert!((upper - 0.010_131_559).abs() < 1e-9, "{upper}");
+        assert!(
+            lower < 0.0095 && 0.0095 < 0.01,
+            "9.5 ms shares the threshold's bucket"
+        );
+        // A bound is the top of its own bucket: 0.25 s = 2^-2 exactly.
+        assert_eq!(native_bucket(0.25, 3).1, 0.25);
     }
 
     #[test]

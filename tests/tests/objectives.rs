@@ -146,9 +146,10 @@ fn the_rules_pass_promtool_check_rules() {
         let file = dir.path().join(format!("{name}.yml"));
         std::fs::write(&file, &rules).unwrap();
         let (ok, report) = promtool(&["check", "rules"], &file);
-        // catalogue: 2 × 7 ratios, 4 traffic floors, 2 × 2 burn alerts and 1 for a missing
-        // bucket; exports (latency): 7, 4, 2 and 1; uploads (availability): 7, 4 and 2.
-        let count = if name == "no-floor" { 38 } else { 50 };
+        // catalogue: 2 × 7 ratios, 4 traffic floors, 2 × 2 burn alerts, 1 for a missing
+        // bucket and 1 for no data; exports (latency): 7, 4, 2, 1 and 1; uploads
+        // (availability): 7, 4, 2 and 1.
+        let count = if name == "no-floor" { 41 } else { 53 };
         assert!(ok, "{name}: {report}");
         assert!(
             report.contains(&format!("SUCCESS: {count} rules found")),
@@ -245,10 +246,14 @@ impl Fired<'_> {
         }
         .replace("{bad}", self.bad)
         .replace("{budget}", self.budget);
-        let floor = if self.floor {
-            ", with at least 100 requests in the long window"
-        } else {
-            ""
+        let floor = match (self.floor, self.severity) {
+            (true, "page") => format!(
+                ", with at least 100 requests in the long window; or when {} are at least 90% \
+                 of the requests in the last 1h, 5 or more, and the last 5m show no recovery",
+                self.bad
+            ),
+            (true, _) => ", with at least 100 requests in the long window".to_owned(),
+            _ => String::new(),
         };
         format!(
             "          - exp_labels: {{objective: '{}', severity: '{}'{}}}\n            \
@@ -422,7 +427,8 @@ fn promtool_pages_for_fast_burns_and_stays_quiet_otherwise() {
                 expect("2h", LATENCY, &[]),
             ],
         ),
-        // One call a minute, every one an error: under 100 requests in every long window.
+        // One call a minute, every other one an error: under 100 requests in every long
+        // window, and no total outage.
         scenario(
             "traffic under the floor alerts nothing",
             &[
@@ -432,7 +438,7 @@ fn promtool_pages_for_fast_burns_and_stays_quiet_otherwise() {
                 ),
                 series(
                     r#"handler_request_errors_total{handler="list_scopes"}"#,
-                    "0+1x100",
+                    "0+0.5x100",
                 ),
             ],
             &[
@@ -524,11 +530,12 @@ fn promtool_pages_for_fast_burns_and_stays_quiet_otherwise() {
                        handler: 'list_scopes', instance: 'old'}\n            \
                        exp_annotations:\n              \
                        summary: 'Objective catalogue: list_scopes on old has no latency bucket \
-                       at 300ms, so its latency alerts cannot fire'\n              \
+                       at 300ms, so the latency objective does not count its requests'\n              \
                        description: 'The latency histogram has no bucket bound at the \
                        objective''s threshold (0.3 s): the binary that serves it was built with \
-                       other objectives or buckets than these rules. Regenerate the rules from \
-                       the binary that runs.'\n"
+                       other objectives or buckets than these rules, and its requests count on \
+                       neither side of the slow-request ratio. Regenerate the rules from the \
+                       binary that runs.'\n"
                             .to_owned(),
                     ],
                 ),
@@ -679,4 +686,199 @@ fn exports_slow() -> [String; 2] {
         }
         .yaml()
     })
+}
+
+const NO_DATA: &str = "HandlerObjectiveNoData";
+
+/// `count` (a counter) stepping up by one every `every` minutes for `minutes` minutes: few
+/// requests, as they come, not a smooth rate.
+fn stepped(every: u32, minutes: u32) -> String {
+    (0..=minutes)
+        .map(|minute| (minute / every).to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A rolling deploy: an old replica whose histogram has no 0.3 s bucket next to a new one,
+/// every request under 0.1 s; the old one is gone at 2h. Its requests count on neither side of
+/// the slow-request ratio, so nothing burns (unpaired, all of them looked slow: a page and a
+/// ticket at 1h10m, the ticket still up at 7h).
+#[test]
+#[cfg_attr(
+    not(has_promtool),
+    ignore = "needs promtool (Debian: apt-get install prometheus)"
+)]
+fn promtool_a_replica_without_the_threshold_bucket_burns_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = r#"handler="list_scopes",instance="old""#;
+    let new = r#"handler="list_scopes",instance="new""#;
+    let rolling = scenario(
+        "a rolling deploy pages nothing",
+        &[
+            series(&format!("handler_requests_total{{{old}}}"), "0+60x120"),
+            series(
+                &format!("handler_request_latency_seconds_count{{{old}}}"),
+                "0+60x120",
+            ),
+            series(
+                &format!(r#"handler_request_latency_seconds_bucket{{{old},le="0.1"}}"#),
+                "0+60x120",
+            ),
+            series(&format!("handler_requests_total{{{new}}}"), "0+60x480"),
+            series(
+                &format!("handler_request_latency_seconds_count{{{new}}}"),
+                "0+60x480",
+            ),
+            series(
+                &format!(r#"handler_request_latency_seconds_bucket{{{new},le="0.3"}}"#),
+                "0+60x480",
+            ),
+        ],
+        &[
+            expect("1h10m", LATENCY, &[]),
+            expect("3h", LATENCY, &[]),
+            expect("7h", LATENCY, &[]),
+        ],
+    );
+    let (passed, report) = promtool_test(dir.path(), &alert_rules(), &[rolling]);
+    assert!(passed, "{report}");
+}
+
+/// A dead service: the scrapes of every catalogue handler fail at 30m (Prometheus marks their
+/// series stale); the other objectives' handlers go on. The catalogue pages 5 minutes later.
+#[test]
+#[cfg_attr(
+    not(has_promtool),
+    ignore = "needs promtool (Debian: apt-get install prometheus)"
+)]
+fn promtool_an_objective_without_data_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let dead = "0+10x30 stale";
+    let alive = "0+10x60";
+    let scenarios = [scenario(
+        "a dead service pages",
+        &[
+            series(r#"handler_requests_total{handler="list_scopes"}"#, dead),
+            series(
+                r#"handler_requests_total{handler="ListRsesHandler::get"}"#,
+                dead,
+            ),
+            series(
+                r#"handler_requests_total{handler="upload.v1(files)"}"#,
+                alive,
+            ),
+            series(r#"handler_requests_total{handler="export_dids"}"#, alive),
+        ],
+        &[
+            expect("29m", NO_DATA, &[]),
+            expect("33m", NO_DATA, &[]),
+            expect(
+                "36m",
+                NO_DATA,
+                &[no_data("catalogue", "ListRsesHandler::get, list_scopes")],
+            ),
+            expect(
+                "50m",
+                NO_DATA,
+                &[no_data("catalogue", "ListRsesHandler::get, list_scopes")],
+            ),
+        ],
+    )];
+    let (passed, report) = promtool_test(dir.path(), &alert_rules(), &scenarios);
+    assert!(passed, "{report}");
+}
+
+fn no_data(objective: &str, handlers: &str) -> String {
+    format!(
+        "          - exp_labels: {{objective: '{objective}', severity: 'page'}}\n            \
+         exp_annotations:\n              \
+         summary: 'Objective {objective}: none of its handlers has reported requests for 5 \
+         minutes, so its burn-rate alerts cannot fire'\n              \
+         description: 'Pages when no series of handler_requests_total exists for any of the \
+         objective''s handlers for 5 minutes: the service is down, its scrapes fail, or the \
+         binary that runs no longer has these handlers. A dead service fails every request \
+         and its burn-rate alerts see no data.'\n              \
+         handlers: '{handlers}'\n"
+    )
+}
+
+/// 10 requests an hour, every one failing from the start: under the floor of 100 in every
+/// window, yet a total outage, so it pages within the hour; once requests succeed again the
+/// page stops. Errors at the same traffic that are not a total outage stay under the floor.
+#[test]
+#[cfg_attr(
+    not(has_promtool),
+    ignore = "needs promtool (Debian: apt-get install prometheus)"
+)]
+fn promtool_a_total_outage_at_low_traffic_pages_within_the_hour() {
+    let dir = tempfile::tempdir().unwrap();
+    // 6 minutes apart; errors stop at 1h30m (the 15th request), requests go on.
+    let requests = stepped(6, 180);
+    let errors = (0..=180u32)
+        .map(|minute| (minute.min(90) / 6).to_string())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let outage = scenario(
+        "every request failing at 10 an hour pages",
+        &[
+            series(
+                r#"handler_requests_total{handler="list_scopes"}"#,
+                &requests,
+            ),
+            series(
+                r#"handler_request_errors_total{handler="list_scopes"}"#,
+                &errors,
+            ),
+        ],
+        &[
+            expect("20m", AVAILABILITY, &[]),
+            expect("50m", AVAILABILITY, &[outage_page("1000.0")]),
+            expect("80m", AVAILABILITY, &[outage_page("1000.0")]),
+            expect("100m", AVAILABILITY, &[]),
+            expect("150m", AVAILABILITY, &[]),
+        ],
+    );
+    // Every other request fails: a 500× burn, but not an outage, and too few to page on.
+    let half = scenario(
+        "half the requests failing at 10 an hour stays under the floor",
+        &[
+            series(
+                r#"handler_requests_total{handler="list_scopes"}"#,
+                &stepped(6, 420),
+            ),
+            series(
+                r#"handler_request_errors_total{handler="list_scopes"}"#,
+                &stepped(12, 420),
+            ),
+        ],
+        &[
+            expect("1h", AVAILABILITY, &[]),
+            expect("3h", AVAILABILITY, &[]),
+            expect("7h", AVAILABILITY, &[]),
+        ],
+    );
+    // One failed request alone is no outage.
+    let one = scenario(
+        "a single failed request pages nothing",
+        &[
+            series(
+                r#"handler_requests_total{handler="list_scopes"}"#,
+                "0x10 1x50",
+            ),
+            series(
+                r#"handler_request_errors_total{handler="list_scopes"}"#,
+                "0x10 1x50",
+            ),
+        ],
+        &[
+            expect("15m", AVAILABILITY, &[]),
+            expect("40m", AVAILABILITY, &[]),
+        ],
+    );
+    let (passed, report) = promtool_test(dir.path(), &alert_rules(), &[outage, half, one]);
+    assert!(passed, "{report}");
+}
+
+fn outage_page(burn: &str) -> String {
+    catalogue_errors("page", burn, true)
 }
