@@ -190,7 +190,7 @@ async fn every_panel_answers(native: bool) {
     };
     for (name, expected) in [("job", JOB), ("instance", instance.as_str())] {
         let variable = variables.iter().find(|v| v["name"] == name).unwrap();
-        let definition = variable["definition"].as_str().unwrap();
+        let definition = variable["query"]["query"].as_str().unwrap();
         let inner = definition
             .strip_prefix("label_values(")
             .and_then(|rest| rest.strip_suffix(&format!(", {name})")))
