@@ -55,8 +55,9 @@ fn the_printed_rules_pass_promtool_and_cover_both_objectives() {
         .expect("promtool runs");
     let report = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{report}");
-    // Per objective: 2 × 7 ratios, 4 traffic floors, 2 × 2 burn alerts, 1 for a missing bucket.
-    assert!(report.contains("SUCCESS: 46 rules found"), "{report}");
+    // Per objective: 2 × 7 ratios, 4 traffic floors, 2 × 2 burn alerts, 1 for a missing bucket
+    // and 1 for no data.
+    assert!(report.contains("SUCCESS: 48 rules found"), "{report}");
 
     let text = fs::read_to_string(&rules).unwrap();
     for objective in [RUCIO, LOCAL] {
@@ -247,4 +248,61 @@ async fn a_hung_rucio_pages_through_the_request_timeout() {
     let timeouts: f64 = timeouts[0]["value"][1].as_str().unwrap().parse().unwrap();
     assert!(timeouts >= 10.0, "{timeouts}");
     assert!(demo.process.stop("TERM").success());
+}
+
+/// A dead service: the demo is killed, its scrapes fail, Prometheus marks its series stale, and
+/// each objective's no-data alert goes pending at once (it pages after its 5 minutes).
+#[tokio::test]
+#[cfg_attr(
+    not(has_prometheus),
+    ignore = "needs prometheus (Debian: apt-get install prometheus)"
+)]
+async fn a_killed_demo_raises_each_objectives_no_data_alert() {
+    let deadline = Instant::now() + DEADLINE;
+    let client = Client::new();
+    let demo = Demo::spawn(&["--token", TOKEN, "--rucio-latency-ms", "0"]);
+    let dir = tempfile::tempdir().unwrap();
+    let config_file =
+        prometheus::config_with_rules(dir.path(), &demo.addr.to_string(), TOKEN, &printed_rules());
+    let prometheus = Prometheus::start(&client, dir.path(), &config_file, &[], deadline).await;
+    let no_data = r#"ALERTS{alertname="RucioJupyterlabObjectiveNoData"}"#;
+    // Alive and scraped: the series are there, and the alert stays quiet.
+    loop {
+        let requests = prometheus
+            .query(&client, "rucio_jupyterlab_requests_total")
+            .await;
+        if !requests.is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the demo is never scraped");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    // Two evaluations (1 s apart) on live series.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let quiet = prometheus.query(&client, no_data).await;
+    assert!(quiet.is_empty(), "{quiet:?}");
+
+    assert!(!demo.process.stop("KILL").success());
+    let alerts = loop {
+        let alerts = prometheus.query(&client, no_data).await;
+        if alerts.len() == 2 {
+            break alerts;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no no-data alert for both objectives: {alerts:?}\nPrometheus log:\n{}",
+            prometheus.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    let mut objectives: Vec<&str> = alerts
+        .iter()
+        .map(|alert| {
+            assert_eq!(alert["metric"]["severity"], "page", "{alert}");
+            assert_eq!(alert["metric"]["alertstate"], "pending", "{alert}");
+            alert["metric"]["objective"].as_str().unwrap()
+        })
+        .collect();
+    objectives.sort_unstable();
+    assert_eq!(objectives, [LOCAL.name(), RUCIO.name()]);
 }

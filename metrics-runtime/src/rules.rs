@@ -303,8 +303,9 @@ impl Group<'_> {
              reads the native one and interpolates within the native bucket around the \
              threshold ({} s; at schema {DEFAULT_NATIVE_SCHEMA} that bucket is {} to {} s): \
              requests in it may be counted slow or fast, enough to page falsely. Keep the \
-             classic buckets: scrape_classic_histograms: true (Prometheus 2.45 to 2.x), \
-             always_scrape_classic_histograms: true (3.x), or scrape the text format.",
+             classic buckets: scrape_classic_histograms: true (Prometheus 2.45 and later 2.x), \
+             always_scrape_classic_histograms: true (3.x); 2.40 to 2.44 keep them only \
+             without the native-histograms feature.",
             decimal(seconds),
             decimal(lower),
             decimal(upper),
