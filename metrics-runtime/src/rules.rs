@@ -81,7 +81,8 @@ impl AlertRules {
     /// The traffic floor: an alert fires only if its long window (1h, 6h, 1d or 3d) saw at least
     /// `requests` requests, so that an objective with a handful of calls an hour does not page
     /// on one error. It counts requests, not a rate: a freshly started Prometheus with heavy
-    /// traffic still pages. 0 turns the floor off.
+    /// traffic still pages. A total outage pages below it (at least 90% of at least 5
+    /// requests bad in the last hour), when the floor is above 5. 0 turns the floor off.
     pub fn min_requests(mut self, requests: u64) -> Self {
         self.min_requests = requests;
         self
@@ -128,9 +129,14 @@ impl AlertRules {
 /// alerts per target, `<Namespace>AvailabilityBudgetBurn` and `<Namespace>LatencyBudgetBurn`:
 /// `severity="page"` when the 1h and 5m ratios burn the budget faster than 14.4× or the 6h and
 /// 30m ratios faster than 6×, `severity="ticket"` for 1d and 2h over 3× or 3d and 6h over 1×.
-/// Its value is the burn rate over the long window. A latency objective also gets
-/// `<Namespace>LatencyThresholdNotABucket` (a ticket), for a running binary whose histogram has
-/// no bound at the threshold: its latency alerts could not fire. Call it after
+/// Its value is the burn rate over the long window. Below the traffic floor the page still
+/// fires for a total outage: at least 90% of at least 5 requests bad in the last hour, and the
+/// last 5m not recovered. The slow-request ratio pairs `_count` and the threshold's `_bucket`
+/// per series. Each objective gets `<Namespace>ObjectiveNoData` (a page: none of its handlers
+/// has series for 5m, a dead service); a latency objective `<Namespace>LatencyThresholdNotABucket`
+/// (a ticket, for a running binary whose histogram has no bound at the threshold: its requests
+/// count on neither side) and, with native histograms, `<Namespace>LatencyNativeOnly` (a
+/// ticket: Prometheus kept only the native buckets, whose ratio interpolates). Call it after
 /// [`Config::install`](crate::Config::install), whose namespace the rules name.
 ///
 /// # Panics
