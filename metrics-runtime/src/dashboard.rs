@@ -7,9 +7,9 @@ use serde_json::{Value, json};
 
 use crate::catalog::{self, ObjectiveUse};
 use crate::error::ConfigError;
+use crate::exposition::text;
 use crate::objective::{BURNS, Severity};
-use crate::registry;
-use crate::text;
+use crate::runtime;
 
 /// The schema version Grafana 11.0 to 11.2 writes: newer Grafana migrates it on import.
 const SCHEMA_VERSION: u64 = 39;
@@ -99,7 +99,7 @@ impl Dashboard {
         for (label, _) in &self.selector {
             check_selector_label(label)?;
         }
-        let namespace = registry::namespace();
+        let namespace = runtime::namespace();
         let uid = self.uid.clone().unwrap_or_else(|| default_uid(&namespace));
         check_uid(&uid)?;
         let title = self
@@ -132,7 +132,7 @@ impl Dashboard {
                 Some(uid) => json!({"type": "prometheus", "uid": uid}),
                 None => json!({"type": "prometheus", "uid": "${datasource}"}),
             },
-            native: registry::native_histograms(),
+            native: runtime::native_histograms(),
         };
         let mut layout = Layout::default();
         model.overview(&mut layout, &objectives);

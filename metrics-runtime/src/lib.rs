@@ -29,10 +29,6 @@ mod runtime;
 mod series;
 mod site;
 mod writers;
-// For `rules` and `dashboard`, written against the old layout; removed once they name the
-// new paths.
-use exposition::text;
-use runtime as registry;
 
 pub use auth::Authenticate;
 pub use catalog::{HandlerInfo, Measured, handlers, handlers_without_metrics};
