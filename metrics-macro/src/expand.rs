@@ -14,9 +14,9 @@ use crate::arguments;
 use crate::ast::{self, Handler};
 use crate::attr::{self, MetricsArgs};
 use crate::marker::{self, Marker, Nested};
+use crate::plan::{self, AuthTarget, Plan};
 use crate::shape::{self, Shape};
 use crate::track_caller::LeaveLabelledBlock;
-use crate::plan::{self, AuthTarget, Plan};
 
 pub fn prometheus_metrics(args: TokenStream, input: TokenStream) -> TokenStream {
     expand(input, attr::METRICS, |handler| {
