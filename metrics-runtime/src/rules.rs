@@ -19,8 +19,8 @@ const OUTAGE_REQUESTS: u64 = 5;
 /// How long an objective's handlers have no series before its no-data alert pages.
 const NO_DATA_FOR: &str = "5m";
 
-/// The schema native histograms start at (`NativeHistograms::new()`), for the bound the rules'
-/// comment states.
+/// The schema of `NativeHistograms::new()`: the bound the native-only ticket states where the
+/// runtime has none configured.
 const DEFAULT_NATIVE_SCHEMA: i32 = 3;
 
 /// Labels the generated rules use themselves: a selector cannot name them.
@@ -298,7 +298,8 @@ impl Group<'_> {
         );
         let _ = writeln!(out, "        for: 10m");
         self.labels(out, Some(Severity::Ticket));
-        let (lower, upper) = native_bucket(seconds, DEFAULT_NATIVE_SCHEMA);
+        let schema = runtime::native_schema().unwrap_or(DEFAULT_NATIVE_SCHEMA);
+        let (lower, upper) = native_bucket(seconds, schema);
         let summary = format!(
             "Objective {}: {{{{ $labels.handler }}}} on {{{{ $labels.instance }}}} has only \
              native buckets, so its latency ratio at {threshold:?} is interpolated",
@@ -307,7 +308,8 @@ impl Group<'_> {
         let description = format!(
             "Prometheus keeps no classic buckets of this histogram, so the slow-request ratio \
              reads the native one and interpolates within the native bucket around the \
-             threshold ({} s; at schema {DEFAULT_NATIVE_SCHEMA} that bucket is {} to {} s): \
+             threshold ({} s; at schema {schema}, the one configured, that bucket is {} to {} \
+             s, wider where a series has more buckets than its cap and is reported lower): \
              requests in it may be counted slow or fast, enough to page falsely. Keep the \
              classic buckets: scrape_classic_histograms: true (Prometheus 2.45 and later 2.x), \
              always_scrape_classic_histograms: true (3.x); 2.40 to 2.44 keep them only \

@@ -99,6 +99,17 @@ pub(crate) fn namespace() -> String {
 }
 
 /// Whether the runtime in use counts native buckets; false before there is one.
+/// The schema the runtime's native histograms are configured with, if they are on.
+pub(crate) fn native_schema() -> Option<i32> {
+    #[cfg(feature = "native-histograms")]
+    return RUNTIME
+        .get()
+        .and_then(|runtime| runtime.handlers.native)
+        .map(|layout| layout.schema());
+    #[cfg(not(feature = "native-histograms"))]
+    None
+}
+
 pub(crate) fn native_histograms() -> bool {
     #[cfg(feature = "native-histograms")]
     return RUNTIME

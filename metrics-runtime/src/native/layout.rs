@@ -110,6 +110,11 @@ impl Layout {
             .wrapping_add(u64::from(above))
     }
 
+    /// The schema asked for (a scrape may report a lower one, see `snapshot`).
+    pub(crate) fn schema(&self) -> i32 {
+        self.schema
+    }
+
     /// The directory entry and the counter in it of a position (see `position_plus_one`).
     #[inline(always)]
     pub(super) fn entry_and_slot(&self, position: usize) -> (usize, usize) {
