@@ -198,6 +198,8 @@ fn print_dashboard(native_histograms: bool) -> ExitCode {
         eprintln!("error: {error}");
         return ExitCode::FAILURE;
     }
+    // The server runs behind the edge layer: its panels belong on the dashboard.
+    metrics_runtime::EdgeLayer::new();
     print!("{}", metrics_runtime::dashboard());
     ExitCode::SUCCESS
 }

@@ -185,8 +185,8 @@ impl Dashboard {
 /// default [`Dashboard`]: print it from the binary (`--print-dashboard`) and import it.
 ///
 /// An overview (request rate, error ratio, p50/p90/p99 latency with exemplars, calls in flight,
-/// rejected calls, and with feature `tower` the answers no handler gave and the calls a
-/// response cut short); a row per objective that reads the ratios
+/// rejected calls, and where an `EdgeLayer` or `EdgeMiddleware` was made before, the answers
+/// no handler gave and the calls a response cut short); a row per objective that reads the ratios
 /// [`alert_rules`](crate::alert_rules) records (the SLI over the objective's window, the error
 /// budget left, the burn rate over each alert's long window with the page and ticket factors
 /// as thresholds); and a row per handler, repeated over the `handler` variable, whose options
@@ -613,14 +613,19 @@ impl Model<'_> {
         self.edge(layout);
     }
 
-    #[cfg(feature = "tower")]
+    /// The edge's panels, where an edge layer or middleware was made: they would stay empty
+    /// otherwise.
+    #[cfg(any(feature = "tower", feature = "actix-web"))]
     fn edge(&self, layout: &mut Layout) {
+        if !crate::edge::in_use() {
+            return;
+        }
         let answers = self.panel(
             "timeseries",
             "Answers outside any handler",
             "Responses no instrumented handler measured (routing, extractor and middleware \
              answers: 404, 405, 413, rejected bodies), per second, by route template and status \
-             code, as EdgeLayer counts them.",
+             code, as EdgeLayer or EdgeMiddleware counts them.",
             vec![query(
                 self.rate("edge_responses_total", false, "route, code"),
                 "{{code}} {{route}}",
@@ -640,7 +645,7 @@ impl Model<'_> {
         layout.add(with_unit(cut_short, "reqps"), 12, 8);
     }
 
-    #[cfg(not(feature = "tower"))]
+    #[cfg(not(any(feature = "tower", feature = "actix-web")))]
     fn edge(&self, _: &mut Layout) {}
 
     fn objective_row(&self, layout: &mut Layout, uses: &ObjectiveUse) {
@@ -863,6 +868,20 @@ fn markdown(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The edge's panels come with an edge layer: without one they could only stay empty.
+    #[cfg(feature = "tower")]
+    #[test]
+    fn the_edge_panels_come_with_an_edge_layer() {
+        let has_panel = |json: &str| json.contains("Answers outside any handler");
+        if !crate::edge::in_use() {
+            assert!(!has_panel(&dashboard()));
+        }
+        crate::EdgeLayer::new();
+        let json = dashboard();
+        assert!(has_panel(&json));
+        assert!(json.contains("edge_responses_total"));
+    }
 
     #[test]
     fn windows_uids_and_labels() {

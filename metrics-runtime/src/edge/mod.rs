@@ -138,8 +138,14 @@ struct Families {
     timeouts: IntCounterVec,
 }
 
+static FAMILIES: OnceCell<Families> = OnceCell::new();
+
+/// Whether an edge layer or middleware was made, so its families exist.
+pub(crate) fn in_use() -> bool {
+    FAMILIES.get().is_some()
+}
+
 fn families() -> &'static Families {
-    static FAMILIES: OnceCell<Families> = OnceCell::new();
     FAMILIES.get_or_init(|| {
         let runtime = runtime::runtime();
         let namespace = runtime.namespace();
