@@ -7,8 +7,8 @@ use serde_json::{Value, json};
 
 use crate::catalog::{self, ObjectiveUse};
 use crate::error::ConfigError;
-use crate::exposition::text;
 use crate::objective::{BURNS, Severity};
+use crate::promql::{self, Bad, Families, Matchers, decimal};
 use crate::runtime;
 
 /// The schema version Grafana 11.0 to 11.2 writes: newer Grafana migrates it on import.
@@ -214,32 +214,15 @@ fn invalid(setting: &'static str, value: &str, reason: &'static str) -> ConfigEr
 }
 
 fn check_selector_label(label: &str) -> Result<(), ConfigError> {
-    let mut chars = label.chars();
-    let valid_start = chars
-        .next()
-        .is_some_and(|first| first.is_ascii_alphabetic() || first == '_');
-    if !valid_start || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_') {
-        return Err(invalid(
-            "selector",
-            label,
-            "a label name matches [a-zA-Z_][a-zA-Z0-9_]*",
-        ));
+    let reason = promql::label_name_problem(label).or_else(|| {
+        OWN_LABELS
+            .contains(&label)
+            .then_some("the dashboard selects by it itself (a variable or the rules' own label)")
+    });
+    match reason {
+        Some(reason) => Err(invalid("selector", label, reason)),
+        None => Ok(()),
     }
-    if label.starts_with("__") {
-        return Err(invalid(
-            "selector",
-            label,
-            "names starting with `__` are reserved by Prometheus",
-        ));
-    }
-    if OWN_LABELS.contains(&label) {
-        return Err(invalid(
-            "selector",
-            label,
-            "the dashboard selects by it itself (a variable or the rules' own label)",
-        ));
-    }
-    Ok(())
 }
 
 fn check_uid(uid: &str) -> Result<(), ConfigError> {
@@ -328,32 +311,22 @@ struct Model<'a> {
 impl Model<'_> {
     /// The series of the handler families this dashboard shows: the selector's, and the
     /// variables' `job`, `instance` and, given `handler`, the handler.
-    fn matchers(&self, handler: bool) -> String {
-        let mut matchers: Vec<String> = self.selector_matchers().collect();
-        matchers.push(r#"job=~"$job""#.to_owned());
-        matchers.push(r#"instance=~"$instance""#.to_owned());
+    fn matchers(&self, handler: bool) -> Matchers {
+        let matchers = Matchers::default()
+            .selector(self.selector)
+            .raw(r#"job=~"$job""#)
+            .raw(r#"instance=~"$instance""#);
         if handler {
-            matchers.push(r#"handler=~"$handler""#.to_owned());
+            matchers.raw(r#"handler=~"$handler""#)
+        } else {
+            matchers
         }
-        format!("{{{}}}", matchers.join(","))
     }
 
-    /// `{objective="…",<selector>}`: the series the rules record for `objective`, as the
-    /// alerts select them.
-    fn recorded_matchers(&self, objective: &str) -> String {
-        let mut matchers = vec![format!("objective={}", promql_string(objective))];
-        matchers.extend(self.selector_matchers());
-        format!("{{{}}}", matchers.join(","))
-    }
-
-    fn selector_matchers(&self) -> impl Iterator<Item = String> + '_ {
-        self.selector
-            .iter()
-            .map(|(label, value)| format!("{label}={}", promql_string(value)))
-    }
-
-    fn family(&self, name: &str) -> String {
-        format!("{}_{name}", self.namespace)
+    fn families(&self) -> Families<'_> {
+        Families {
+            namespace: self.namespace,
+        }
     }
 
     fn variables(&self, handlers: &[String], datasource_variable: bool) -> Vec<Value> {
@@ -371,15 +344,11 @@ impl Model<'_> {
                 "skipUrlSync": false,
             }));
         }
-        let requests = self.family("requests_total");
-        let selector: Vec<String> = self.selector_matchers().collect();
-        let with_job = {
-            let mut matchers = selector.clone();
-            matchers.push(r#"job=~"$job""#.to_owned());
-            matchers
-        };
+        let requests = self.families().family("requests_total");
+        let selector = Matchers::default().selector(self.selector);
+        let with_job = selector.clone().raw(r#"job=~"$job""#);
         for (name, matchers) in [("job", selector), ("instance", with_job)] {
-            let query = format!("label_values({requests}{{{}}}, {name})", matchers.join(","));
+            let query = format!("label_values({requests}{matchers}, {name})");
             variables.push(json!({
                 "name": name,
                 "label": name,
@@ -475,11 +444,8 @@ impl Model<'_> {
     }
 
     fn rate(&self, family: &str, handler: bool, by: &str) -> String {
-        format!(
-            "sum by ({by}) (rate({}{}[$__rate_interval]))",
-            self.family(family),
-            self.matchers(handler)
-        )
+        self.families()
+            .panel_rate(family, &self.matchers(handler), by)
     }
 
     fn request_rate(&self, handler: bool) -> Value {
@@ -496,11 +462,7 @@ impl Model<'_> {
     }
 
     fn error_ratio(&self, handler: bool) -> Value {
-        let expr = format!(
-            "{}\n/\n{}",
-            self.rate("request_errors_total", handler, "handler"),
-            self.rate("requests_total", handler, "handler")
-        );
+        let expr = self.families().panel_error_ratio(&self.matchers(handler));
         let panel = self.panel(
             "timeseries",
             "Error ratio",
@@ -517,23 +479,11 @@ impl Model<'_> {
     /// p50, p90 and p99 over the selected series, exemplars on: from the native histogram
     /// where Prometheus has one, else from the classic buckets.
     fn latency(&self, handler: bool) -> Value {
-        let histogram = self.family("request_latency_seconds");
         let matchers = self.matchers(handler);
         let queries = [("0.5", "p50"), ("0.9", "p90"), ("0.99", "p99")]
             .into_iter()
             .map(|(q, legend)| {
-                let classic = format!(
-                    "histogram_quantile({q}, sum by (le) (rate({histogram}_bucket{matchers}[$__rate_interval])))"
-                );
-                let expr = if self.native {
-                    // A Prometheus that ingests native histograms may keep only those; one
-                    // scraping text keeps the classic buckets. Whichever has data answers.
-                    format!(
-                        "histogram_quantile({q}, sum(rate({histogram}{matchers}[$__rate_interval])))\nor\n{classic}"
-                    )
-                } else {
-                    classic
-                };
+                let expr = self.families().panel_quantile(q, &matchers, self.native);
                 Query {
                     expr,
                     legend: legend.to_owned(),
@@ -552,11 +502,7 @@ impl Model<'_> {
     }
 
     fn in_flight(&self, handler: bool) -> Value {
-        let expr = format!(
-            "sum by (handler) ({}{})",
-            self.family("requests_in_flight"),
-            self.matchers(handler)
-        );
+        let expr = self.families().panel_in_flight(&self.matchers(handler));
         let panel = self.panel(
             "timeseries",
             "In flight",
@@ -676,24 +622,19 @@ impl Model<'_> {
             "collapsed": false,
             "panels": [],
         }));
-        let recorded = self.recorded_matchers(objective.name());
+        let recorded = Matchers::objective(objective.name()).selector(self.selector);
         let mut targets = Vec::new();
         if let Some(percent) = objective.availability_target() {
-            targets.push(("request_errors", "Availability", "errors", percent));
+            targets.push((Bad::Errors, "Availability", "errors", percent));
         }
         if let Some((_, percent)) = objective.latency_target() {
-            targets.push(("slow_requests", "Latency", "slow requests", percent));
+            targets.push((Bad::Slow, "Latency", "slow requests", percent));
         }
         for (bad, name, what, percent) in targets {
             let target = percent / 100.0;
             let budget = decimal(1.0 - target);
-            let ratio =
-                |window: &str| format!("{}:{bad}:ratio_rate{window}{recorded}", self.namespace);
-            // A quiet interval records 0/0: NaN would poison the average, so it is left out.
-            let bad_over_window = format!(
-                "avg_over_time(({} >= 0)[{window}:{SLI_STEP}])",
-                ratio(SLI_WINDOW)
-            );
+            let ratio = |window: &str| self.families().recorded_ratio(bad, window, &recorded);
+            let bad_over_window = promql::average_ratio(&ratio(SLI_WINDOW), &window, SLI_STEP);
             let sli = self.panel(
                 "stat",
                 &format!("{name} over {} days", decimal(days)),
@@ -721,7 +662,10 @@ impl Model<'_> {
                     decimal(days),
                     decimal(100.0 - percent)
                 ),
-                vec![query(format!("1 - {bad_over_window} / {budget}"), "left")],
+                vec![query(
+                    format!("1 - {}", promql::burn_rate(&bad_over_window, &budget)),
+                    "left",
+                )],
             );
             let mut left = with_thresholds(
                 with_unit(left, "percentunit"),
@@ -752,7 +696,7 @@ impl Model<'_> {
 
             let burns: Vec<Query> = BURNS
                 .iter()
-                .map(|burn| query(format!("{} / {budget}", ratio(burn.long)), burn.long))
+                .map(|burn| query(promql::burn_rate(&ratio(burn.long), &budget), burn.long))
                 .collect();
             let mut steps = vec![("green", None)];
             for burn in BURNS.iter().rev() {
@@ -837,20 +781,6 @@ fn prometheus_duration(seconds: u64) -> String {
     } else {
         format!("{seconds}s")
     }
-}
-
-/// A number as a person writes it: at most 9 decimals, no trailing zeros, no float noise.
-fn decimal(value: f64) -> String {
-    let fixed = format!("{value:.9}");
-    fixed.trim_end_matches('0').trim_end_matches('.').to_owned()
-}
-
-/// A PromQL string literal.
-fn promql_string(value: &str) -> String {
-    let mut out = String::from('"');
-    text::escape(&mut out, value);
-    out.push('"');
-    out
 }
 
 /// Text shown as it is in Markdown.

@@ -24,6 +24,7 @@ mod model;
 mod native;
 mod objective;
 mod outcome;
+mod promql;
 mod rules;
 mod runtime;
 mod series;
