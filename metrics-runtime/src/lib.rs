@@ -6,7 +6,8 @@
 // `series`; `site` (a call site's identity); `exposition` (`families`, the renderers `text`,
 // `openmetrics` and `protobuf`, and `format`); `error`, `objective`; `catalog` (the link-time
 // list); `runtime`; `edge` (features `tower`, `actix-web`); `call` (what a call runs);
-// `config`, `rules`, `dashboard`; `private` last. `auth` and `outcome` stand alone.
+// `config`; `promql` (the expressions), then `rules` and `dashboard`, which both write them;
+// `private` last. `auth` and `outcome` stand alone.
 mod auth;
 mod call;
 mod catalog;
