@@ -1,6 +1,6 @@
 //! The runtime's modules import one way: read from the code's own paths (`use crate::…` and
 //! `crate::…` in code, comments and unit tests left out), the graph of its top-level modules
-//! has no circle.
+//! has no circle; and ARCHITECTURE.md's map of its files matches the tree.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -142,4 +142,61 @@ fn imports_are_read_from_code_and_a_circle_is_found() {
         Some(["a", "b", "c", "a"].map(String::from).to_vec())
     );
     assert!(Path::new(SOURCE).join("lib.rs").exists());
+}
+
+/// ARCHITECTURE.md's map of `metrics-runtime/src/` names every file there, each folder's
+/// files in the folder's row, and nothing that is not there.
+#[test]
+fn the_architecture_map_matches_the_tree() {
+    let map =
+        fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../ARCHITECTURE.md")).unwrap();
+    let rows: Vec<(&str, &str)> = map
+        .lines()
+        .filter_map(|line| {
+            let mut cells = line.strip_prefix("| `")?.splitn(2, " | ");
+            Some((cells.next()?, cells.next()?))
+        })
+        .collect();
+    let row_of = |name: &str| {
+        rows.iter().find(|(first, _)| {
+            first
+                .split(", ")
+                .any(|cell| cell.contains(&format!("{name}`")))
+        })
+    };
+    let mut on_disk = BTreeSet::new();
+    for entry in fs::read_dir(SOURCE).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if path.is_dir() {
+            let (_, holds) = row_of(&format!("{name}/"))
+                .unwrap_or_else(|| panic!("ARCHITECTURE.md has no row for `{name}/`"));
+            for file in fs::read_dir(&path).unwrap() {
+                let file = file.unwrap().file_name().to_string_lossy().into_owned();
+                on_disk.insert(format!("{name}/{file}"));
+                assert!(
+                    file == "mod.rs" || holds.contains(&format!("`{file}`")),
+                    "the row of `{name}/` does not name `{file}`"
+                );
+            }
+            on_disk.insert(format!("{name}/"));
+        } else if name != "lib.rs" {
+            assert!(
+                row_of(&name).is_some(),
+                "ARCHITECTURE.md has no row for `{name}`"
+            );
+            on_disk.insert(name);
+        }
+    }
+    for (first, _) in &rows {
+        for cell in first.split(", ") {
+            let name = cell.trim_matches('`').split('`').next().unwrap();
+            if name.ends_with(".rs") || name.ends_with('/') {
+                assert!(
+                    on_disk.contains(name),
+                    "ARCHITECTURE.md names `{name}`, which metrics-runtime/src/ does not have"
+                );
+            }
+        }
+    }
 }
