@@ -370,6 +370,39 @@ fn parses_labels_escapes_and_special_values() {
     assert!(Scrape::parse("x{a=\"1\",a=\"2\"} 1\n").is_err());
 }
 
+/// Runs `scrape` while `threads` threads call `call` without pause, the `n`th call of thread
+/// `t` with `n * 7 + t` (spread values, different on each thread); returns the calls of all
+/// threads together and what `scrape` returned.
+pub fn while_threads_call<T>(
+    threads: u64,
+    call: impl Fn(u64) + Sync,
+    scrape: impl FnOnce() -> T,
+) -> (u64, T) {
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|thread| {
+                let (stop, call) = (&stop, &call);
+                scope.spawn(move || {
+                    let mut calls = 0u64;
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        call(calls * 7 + thread);
+                        calls += 1;
+                    }
+                    calls
+                })
+            })
+            .collect();
+        let scraped = scrape();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let calls = workers
+            .into_iter()
+            .map(|worker| worker.join().unwrap())
+            .sum();
+        (calls, scraped)
+    })
+}
+
 /// Prometheus's tools, at the paths the package's build script found (`tests/find_tools.rs`,
 /// which the demo's build script runs too). A test that runs one says so on itself, and is
 /// ignored with that reason where the tool is missing (never under `CI`, where the build fails):

@@ -3,9 +3,8 @@
 //! written from prometheus/prometheus `model/histogram/histogram.go` (`Histogram.Validate`,
 //! `checkHistogramSpans`, `checkHistogramBuckets`), plus the classic buckets' own consistency.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
 use handler_metrics_tests::protobuf::Decoded;
+use handler_metrics_tests::while_threads_call;
 use metrics_runtime::{Config, Format, NativeHistograms, gather_bytes, prometheus_metrics};
 
 #[prometheus_metrics]
@@ -106,31 +105,17 @@ fn every_native_histogram_in_every_scrape_passes_prometheus_validation() {
         .install()
         .unwrap();
     const SCRAPES: usize = 200;
-    let stop = AtomicBool::new(false);
-    let (calls, scrapes) = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..3u64)
-            .map(|thread| {
-                let stop = &stop;
-                scope.spawn(move || {
-                    let mut calls = 0u64;
-                    while !stop.load(Ordering::Relaxed) {
-                        busy((calls * 7 + thread) % 500);
-                        calls += 1;
-                    }
-                    calls
-                })
-            })
-            .collect();
-        let scrapes: Vec<Vec<u8>> = (0..SCRAPES)
-            .map(|_| gather_bytes(Format::Protobuf))
-            .collect();
-        stop.store(true, Ordering::Relaxed);
-        let calls: u64 = workers
-            .into_iter()
-            .map(|worker| worker.join().unwrap())
-            .sum();
-        (calls, scrapes)
-    });
+    let (calls, scrapes) = while_threads_call(
+        3,
+        |n| {
+            busy(n % 500);
+        },
+        || {
+            (0..SCRAPES)
+                .map(|_| gather_bytes(Format::Protobuf))
+                .collect::<Vec<Vec<u8>>>()
+        },
+    );
     let checked: usize = scrapes
         .iter()
         .enumerate()

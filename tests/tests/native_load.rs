@@ -3,10 +3,10 @@
 //! never go down and never exceed the observations the classic count has, and the last one,
 //! after the threads stop, counts every call exactly, in native and classic buckets alike.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use handler_metrics_tests::protobuf::Decoded;
+use handler_metrics_tests::while_threads_call;
 use metrics_runtime::{Config, Format, NativeHistograms, gather_bytes, prometheus_metrics};
 
 /// A few nanoseconds to a few microseconds: several native buckets.
@@ -39,34 +39,20 @@ fn scrapes_during_load_never_go_backwards_and_the_last_is_exact() {
         .native_histograms(NativeHistograms::new().max_buckets(10_000))
         .install()
         .unwrap();
-    let stop = AtomicBool::new(false);
-    let (calls, scrapes) = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..4u64)
-            .map(|thread| {
-                let stop = &stop;
-                scope.spawn(move || {
-                    let mut calls = 0u64;
-                    while !stop.load(Ordering::Relaxed) {
-                        busy((calls * 7 + thread) % 2000);
-                        calls += 1;
-                    }
-                    calls
+    let (calls, scrapes) = while_threads_call(
+        4,
+        |n| {
+            busy(n % 2000);
+        },
+        || {
+            (0..8)
+                .map(|_| {
+                    std::thread::sleep(Duration::from_millis(50));
+                    gather_bytes(Format::Protobuf)
                 })
-            })
-            .collect();
-        let scrapes: Vec<Vec<u8>> = (0..8)
-            .map(|_| {
-                std::thread::sleep(Duration::from_millis(50));
-                gather_bytes(Format::Protobuf)
-            })
-            .collect();
-        stop.store(true, Ordering::Relaxed);
-        let calls: u64 = workers
-            .into_iter()
-            .map(|worker| worker.join().unwrap())
-            .sum();
-        (calls, scrapes)
-    });
+                .collect::<Vec<Vec<u8>>>()
+        },
+    );
     let mut previous: Vec<(i64, u64)> = Vec::new();
     for (index, scrape) in scrapes.iter().enumerate() {
         let (buckets, native, count) = read(scrape);
