@@ -320,6 +320,9 @@ async fn ten_thousand_random_requests_add_a_handful_of_edge_series() {
         "/echo",
         "/fine",
         "/panic",
+        // The two-template test's, in the same process.
+        "/teapot-a/{id}",
+        "/teapot-b",
     ];
     for labels in &series {
         assert!(routes.contains(&labels["route"].as_str()), "{labels:?}");
@@ -405,4 +408,89 @@ async fn an_edge_around_the_whole_router_sees_no_route_template() {
         - edge_count(&before, UNMATCHED, "PATCH", "405");
     assert_eq!(added, 1.0);
     assert_eq!(edge_count(&after, "/fine-whole", "PATCH", "405"), 0.0);
+}
+
+#[prometheus_metrics]
+async fn hung_traced_inside() -> &'static str {
+    std::future::pending::<()>().await;
+    "never"
+}
+
+#[prometheus_metrics]
+async fn hung_traced_outside() -> &'static str {
+    std::future::pending::<()>().await;
+    "never"
+}
+
+/// `TraceLayer` inside or outside the edge: either way the timeout is the handler's error,
+/// counted once, and the 504 is not counted at the edge too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trace_layer_on_either_side_of_the_edge_changes_nothing() {
+    use tower_http::trace::TraceLayer;
+    let timeout = || TimeoutLayer::with_status_code(StatusCode::GATEWAY_TIMEOUT, TIMEOUT);
+    let trace_inside = Router::new()
+        .route("/hung-traced-inside", get(hung_traced_inside))
+        .layer(timeout())
+        .layer(TraceLayer::new_for_http())
+        .layer(EdgeLayer::new());
+    let trace_outside = Router::new()
+        .route("/hung-traced-outside", get(hung_traced_outside))
+        .layer(timeout())
+        .layer(EdgeLayer::new())
+        .layer(TraceLayer::new_for_http());
+    for (router, handler, path) in [
+        (trace_inside, "hung_traced_inside", "/hung-traced-inside"),
+        (trace_outside, "hung_traced_outside", "/hung-traced-outside"),
+    ] {
+        let addr = serve(router).await;
+        let before = HandlerValues::of(handler);
+        let timeouts_before = Scrape::take().get(TIMEOUTS, handler);
+        let response = reqwest::get(format!("http://{addr}{path}")).await.unwrap();
+        assert_eq!(response.status(), StatusCode::GATEWAY_TIMEOUT, "{path}");
+        let change = ended(handler, &before).await;
+        assert_eq!(
+            (change.requests, change.errors),
+            (1.0, 1.0),
+            "{path}: {change:?}"
+        );
+        let scrape = Scrape::take();
+        assert_eq!(
+            scrape.get(TIMEOUTS, handler) - timeouts_before,
+            1.0,
+            "{path}"
+        );
+        assert_eq!(edge_count(&scrape, path, "GET", "504"), 0.0, "{path}");
+    }
+}
+
+/// One `EdgeLayer` shared by two routes (`route_service` with the same service) labels each
+/// answer by its own template: the template it resolved first is not reused for the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_edge_under_two_templates_labels_each_by_its_own() {
+    let refuse = tower::service_fn(|_: axum::extract::Request| async {
+        Ok::<_, std::convert::Infallible>(axum::response::IntoResponse::into_response(
+            StatusCode::IM_A_TEAPOT,
+        ))
+    });
+    let edge = tower::Layer::layer(&EdgeLayer::new(), refuse);
+    let router = Router::new()
+        .route_service("/teapot-a/{id}", edge.clone())
+        .route_service("/teapot-b", edge);
+    let addr = serve(router).await;
+    let client = reqwest::Client::new();
+    let before = Scrape::take();
+    for path in ["/teapot-a/1", "/teapot-b", "/teapot-a/2", "/teapot-b"] {
+        let response = client
+            .get(format!("http://{addr}{path}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::IM_A_TEAPOT);
+    }
+    let after = Scrape::take();
+    for route in ["/teapot-a/{id}", "/teapot-b"] {
+        let added =
+            edge_count(&after, route, "GET", "418") - edge_count(&before, route, "GET", "418");
+        assert_eq!(added, 2.0, "{route}");
+    }
 }

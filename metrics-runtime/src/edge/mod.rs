@@ -141,6 +141,7 @@ struct Families {
 static FAMILIES: OnceCell<Families> = OnceCell::new();
 
 /// Whether an edge layer or middleware was made, so its families exist.
+#[cfg(feature = "dashboard")]
 pub(crate) fn in_use() -> bool {
     FAMILIES.get().is_some()
 }
@@ -197,6 +198,24 @@ pub(crate) fn method_label(method: &str) -> &'static str {
 /// server-side timeout (tower-http's `TimeoutLayer`) answers.
 fn fails_cut_short_calls(status: u16) -> bool {
     status >= 500 || status == 408
+}
+
+/// `route` as a label that lives as long as the program: a route template of the router (never
+/// request data), so the set stays as small as the router. Locks only where an edge sees a
+/// template for the first time or sees several.
+#[cfg(feature = "axum")]
+pub(crate) fn intern_route(route: &str) -> &'static str {
+    static ROUTES: std::sync::Mutex<std::collections::BTreeSet<&'static str>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    let mut routes = ROUTES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(interned) = routes.get(route) {
+        return interned;
+    }
+    let interned: &'static str = Box::leak(route.into());
+    routes.insert(interned);
+    interned
 }
 
 /// Counts a response that no instrumented fn measured.

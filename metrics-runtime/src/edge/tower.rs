@@ -8,30 +8,47 @@ use http::{Request, Response, StatusCode};
 
 use super::{Edged, UNMATCHED_ROUTE, count_response, families, method_label};
 
-/// The route template of a request, as the framework left it in the request's extensions.
+/// The route template an [`Edge`] labels its requests' answers by, resolved once: axum puts a
+/// `Router::layer` around each route's service, so an `Edge` sees one template (and axum
+/// clones it per request, so it holds a `&'static`, whose copy moves no reference count).
 #[cfg(feature = "axum")]
-type Route = Option<axum::extract::MatchedPath>;
-#[cfg(not(feature = "axum"))]
-type Route = ();
+#[derive(Debug, Default)]
+struct RouteLabel(std::sync::OnceLock<&'static str>);
 
 #[cfg(feature = "axum")]
-fn route<B>(request: &Request<B>) -> Route {
-    request
-        .extensions()
-        .get::<axum::extract::MatchedPath>()
-        .cloned()
-}
+type Route = &'static RouteLabel;
+/// Without feature `axum`, no template to read.
 #[cfg(not(feature = "axum"))]
-fn route<B>(_: &Request<B>) -> Route {}
+#[derive(Clone, Copy, Debug)]
+struct Route;
 
 #[cfg(feature = "axum")]
-fn route_label(route: &Route) -> &str {
-    route
-        .as_ref()
-        .map_or(UNMATCHED_ROUTE, axum::extract::MatchedPath::as_str)
+fn new_route() -> Route {
+    // One per route of a router built, never per request.
+    Box::leak(Box::default())
 }
 #[cfg(not(feature = "axum"))]
-fn route_label(_: &Route) -> &str {
+fn new_route() -> Route {
+    Route
+}
+
+/// The label of `request`'s route template (axum's `MatchedPath`), or [`UNMATCHED_ROUTE`].
+#[cfg(feature = "axum")]
+fn route_label<B>(request: &Request<B>, route: Route) -> &'static str {
+    let Some(matched) = request.extensions().get::<axum::extract::MatchedPath>() else {
+        return UNMATCHED_ROUTE;
+    };
+    let path = matched.as_str();
+    let label = *route.0.get_or_init(|| super::intern_route(path));
+    if label == path {
+        label
+    } else {
+        // An `Edge` that sees several templates (around a nested service): each is interned.
+        super::intern_route(path)
+    }
+}
+#[cfg(not(feature = "axum"))]
+fn route_label<B>(_: &Request<B>, _: Route) -> &'static str {
     UNMATCHED_ROUTE
 }
 
@@ -70,7 +87,10 @@ impl<S> tower_layer::Layer<S> for EdgeLayer {
     type Service = Edge<S>;
 
     fn layer(&self, inner: S) -> Edge<S> {
-        Edge { inner }
+        Edge {
+            inner,
+            route: new_route(),
+        }
     }
 }
 
@@ -78,6 +98,7 @@ impl<S> tower_layer::Layer<S> for EdgeLayer {
 #[derive(Clone, Debug)]
 pub struct Edge<S> {
     inner: S,
+    route: Route,
 }
 
 impl<S, ReqBody, ResBody> tower_service::Service<Request<ReqBody>> for Edge<S>
@@ -96,7 +117,7 @@ where
     #[inline]
     fn call(&mut self, request: Request<ReqBody>) -> EdgeFuture<S::Future> {
         let method = method_label(request.method().as_str());
-        let route = route(&request);
+        let route = route_label(&request, self.route);
         EdgeFuture {
             edged: Edged::new(self.inner.call(request)),
             method,
@@ -110,7 +131,7 @@ where
 pub struct EdgeFuture<F> {
     edged: Edged<F>,
     method: &'static str,
-    route: Route,
+    route: &'static str,
 }
 
 impl<F, B, E> Future for EdgeFuture<F>
@@ -130,7 +151,7 @@ where
         let status = output.as_ref().ok().map(Response::status);
         if !this.edged.judge(status.map(|status| status.as_u16())) {
             let code = status.as_ref().map_or("error", StatusCode::as_str);
-            count_response(route_label(&this.route), this.method, code);
+            count_response(this.route, this.method, code);
         }
         Poll::Ready(output)
     }
