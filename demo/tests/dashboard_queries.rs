@@ -12,6 +12,8 @@
 mod process;
 #[path = "demo_support/prometheus.rs"]
 mod prometheus;
+#[path = "demo_support/traffic.rs"]
+mod traffic;
 
 use std::collections::BTreeSet;
 use std::process::Command;
@@ -85,7 +87,7 @@ fn substitute(expr: &str, instance: &str) -> String {
 
 /// One round of traffic: answered calls, calls a timeout cuts short, rejected calls, and
 /// answers no handler gives.
-async fn traffic(client: &Client, demo: &Demo) {
+async fn one_round(client: &Client, demo: &Demo) {
     let send = async |path: &str, token: &str, expected: StatusCode| {
         let response = client
             .get(demo.url(path))
@@ -152,28 +154,30 @@ async fn every_panel_answers(native: bool) {
         .iter()
         .map(|(title, expr)| (title.clone(), substitute(expr, &instance)))
         .collect();
-    let mut rounds = 0;
-    while !waiting.is_empty() {
-        traffic(&client, &demo).await;
-        rounds += 1;
-        let mut answered = Vec::new();
-        for (title, expr) in &waiting {
-            // An expression that does not parse fails here: `get` asserts a success.
-            if !prometheus.query(&client, expr).await.is_empty() {
-                answered.push((title.clone(), expr.clone()));
+    traffic::drive_until(
+        &prometheus,
+        "data for every expression",
+        deadline,
+        async || one_round(&client, &demo).await,
+        async || {
+            let mut answered = Vec::new();
+            for (title, expr) in &waiting {
+                // An expression that does not parse fails here: `get` asserts a success.
+                if !prometheus.query(&client, expr).await.is_empty() {
+                    answered.push((title.clone(), expr.clone()));
+                }
             }
-        }
-        for done in answered {
-            waiting.remove(&done);
-        }
-        assert!(
-            Instant::now() < deadline || waiting.is_empty(),
-            "after {rounds} rounds, no data for {} expressions:\n{waiting:#?}\nPrometheus log:\n{}",
-            waiting.len(),
-            prometheus.log_tail()
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+            for done in answered {
+                waiting.remove(&done);
+            }
+            if waiting.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("{} without data: {waiting:#?}", waiting.len()))
+            }
+        },
+    )
+    .await;
 
     // The variables: `label_values(metric{…}, label)` is the series API's label values.
     let variables = dashboard["templating"]["list"].as_array().unwrap();

@@ -11,6 +11,8 @@
 mod process;
 #[path = "demo_support/prometheus.rs"]
 mod prometheus;
+#[path = "demo_support/traffic.rs"]
+mod traffic;
 
 use std::fs;
 use std::process::Command;
@@ -73,6 +75,15 @@ fn the_printed_rules_pass_promtool_and_cover_both_objectives() {
     assert!(text.contains(r#"le="0.25""#) && text.contains(r#"le="0.01""#));
 }
 
+/// A query's series, or an error saying there were none.
+fn non_empty(series: Vec<serde_json::Value>) -> Result<Vec<serde_json::Value>, String> {
+    if series.is_empty() {
+        Err("no series".to_owned())
+    } else {
+        Ok(series)
+    }
+}
+
 /// Sends `count` GETs to `path` with the token, each answered with `status`.
 async fn hit(client: &Client, demo: &Demo, path: &str, count: usize, status: StatusCode) {
     for _ in 0..count {
@@ -104,58 +115,49 @@ async fn a_rucio_outage_pages_for_the_rucio_objective_and_for_nothing_else() {
     // Rucio is down for every Rucio-calling request; the local routes answer. Traffic goes on
     // between scrapes (a rate needs two), in bounded rounds, until the page shows.
     let mut rounds = 0;
-    let page = loop {
-        hit(
-            &client,
-            &demo,
-            "/list-scopes?namespace=atlas&rucio_outage=true",
-            10,
-            StatusCode::BAD_GATEWAY,
-        )
-        .await;
-        hit(
-            &client,
-            &demo,
-            "/list-rses?namespace=cms&rucio_outage=true",
-            10,
-            StatusCode::BAD_GATEWAY,
-        )
-        .await;
-        hit(&client, &demo, "/instances", 10, StatusCode::OK).await;
-        rounds += 1;
-        let page = prometheus.query(&client, PAGE).await;
-        if !page.is_empty() {
-            break page;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no page after {rounds} rounds of outage traffic\nPrometheus log:\n{}",
-            prometheus.log_tail()
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    };
+    let page = traffic::drive_until(
+        &prometheus,
+        "page during the outage",
+        deadline,
+        async || {
+            rounds += 1;
+            hit(
+                &client,
+                &demo,
+                "/list-scopes?namespace=atlas&rucio_outage=true",
+                10,
+                StatusCode::BAD_GATEWAY,
+            )
+            .await;
+            hit(
+                &client,
+                &demo,
+                "/list-rses?namespace=cms&rucio_outage=true",
+                10,
+                StatusCode::BAD_GATEWAY,
+            )
+            .await;
+            hit(&client, &demo, "/instances", 10, StatusCode::OK).await;
+        },
+        async || non_empty(prometheus.query(&client, PAGE).await),
+    )
+    .await;
     let state = page[0]["metric"]["alertstate"].as_str().unwrap();
     assert!(["pending", "firing"].contains(&state), "{page:?}");
 
     // The local objective's group evaluates on its own schedule: wait for its ratio, on
     // traffic, and see nothing wrong.
-    let local_ratio = loop {
-        let ratio = prometheus
-            .query(
-                &client,
-                r#"rucio_jupyterlab:request_errors:ratio_rate5m{objective="local"}"#,
-            )
-            .await;
-        if !ratio.is_empty() {
-            break ratio;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the local objective's ratio is never recorded"
-        );
-        hit(&client, &demo, "/instances", 10, StatusCode::OK).await;
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    };
+    let local_ratio = traffic::drive_until(
+        &prometheus,
+        "recorded ratio of the local objective",
+        deadline,
+        async || hit(&client, &demo, "/instances", 10, StatusCode::OK).await,
+        async || {
+            let ratio = r#"rucio_jupyterlab:request_errors:ratio_rate5m{objective="local"}"#;
+            non_empty(prometheus.query(&client, ratio).await)
+        },
+    )
+    .await;
     assert_eq!(local_ratio[0]["value"][1], "0", "{local_ratio:?}");
     let local_alerts = prometheus
         .query(&client, r#"ALERTS{objective="local"}"#)
@@ -220,23 +222,18 @@ async fn a_hung_rucio_pages_through_the_request_timeout() {
     let config_file =
         prometheus::config_with_rules(dir.path(), &demo.addr.to_string(), TOKEN, &printed_rules());
     let prometheus = Prometheus::start(&client, dir.path(), &config_file, &[], deadline).await;
-    let mut rounds = 0;
-    let page = loop {
-        let hung = "/list-scopes?namespace=atlas";
-        hit(&client, &demo, hung, 10, StatusCode::GATEWAY_TIMEOUT).await;
-        hit(&client, &demo, "/instances", 10, StatusCode::OK).await;
-        rounds += 1;
-        let page = prometheus.query(&client, PAGE).await;
-        if !page.is_empty() {
-            break page;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no page after {rounds} rounds of hung Rucio calls\nPrometheus log:\n{}",
-            prometheus.log_tail()
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    };
+    let page = traffic::drive_until(
+        &prometheus,
+        "page for the hung Rucio calls",
+        deadline,
+        async || {
+            let hung = "/list-scopes?namespace=atlas";
+            hit(&client, &demo, hung, 10, StatusCode::GATEWAY_TIMEOUT).await;
+            hit(&client, &demo, "/instances", 10, StatusCode::OK).await;
+        },
+        async || non_empty(prometheus.query(&client, PAGE).await),
+    )
+    .await;
     let state = page[0]["metric"]["alertstate"].as_str().unwrap();
     assert!(["pending", "firing"].contains(&state), "{page:?}");
     let timeouts = prometheus
