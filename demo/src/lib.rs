@@ -16,7 +16,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::header::{
-    ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, CONTENT_TYPE,
+    ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, CONTENT_LENGTH, CONTENT_TYPE,
 };
 use axum::http::{Method, StatusCode};
 use axum::middleware;
@@ -116,6 +116,21 @@ async fn preflight(request: axum::extract::Request, next: middleware::Next) -> R
         .into_response()
 }
 
+/// Tornado's `max_body_size`: a body declared over [`BODY_LIMIT`] is refused 413 before any
+/// handler runs, authenticated or not (the edge counts it). A body without a length is cut at
+/// the limit while the handler reads it (`DefaultBodyLimit`), after its authentication.
+async fn refuse_oversize(request: axum::extract::Request, next: middleware::Next) -> Response {
+    let declared = request
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|length| length.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > BODY_LIMIT as u64) {
+        return ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "request body too large")
+            .into_response();
+    }
+    next.run(request).await
+}
+
 /// [`router_with_timeout`] with the default [`REQUEST_TIMEOUT`].
 pub fn router(app: App) -> Router {
     router_with_timeout(app, REQUEST_TIMEOUT)
@@ -171,6 +186,7 @@ pub fn router_with_options(app: App, request_timeout: Duration, edge: bool) -> R
         .nest(API_PREFIX, api)
         .fallback(|| async { ApiError::not_found("no such route") })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn(refuse_oversize))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::GATEWAY_TIMEOUT,
             request_timeout,

@@ -5,7 +5,7 @@
 #[path = "demo_support/in_process.rs"]
 mod in_process;
 
-use handler_metrics_demo::{API_PREFIX, NAMESPACE};
+use handler_metrics_demo::{API_PREFIX, BODY_LIMIT, NAMESPACE};
 use handler_metrics_tests::Scrape;
 use reqwest::header::CONTENT_TYPE;
 use reqwest::{Method, StatusCode};
@@ -29,6 +29,7 @@ fn edge(scrape: &Scrape, route: &str, method: &str, code: u16) -> f64 {
 async fn answers_outside_the_handlers_are_counted_at_the_edge_once() {
     let server = in_process::start(false).await;
     let instances = format!("{API_PREFIX}/instances");
+    let make_available = format!("{API_PREFIX}/did/make-available");
     let before = server.scrape().await;
     let cases = [
         (
@@ -57,6 +58,26 @@ async fn answers_outside_the_handlers_are_counted_at_the_edge_once() {
             instances.as_str(),
             "_OTHER",
         ),
+        // A body over the limit is refused before any handler runs, as Tornado's
+        // `max_body_size`: authenticated or not, it never reaches the handler.
+        (
+            server
+                .api(Method::PUT, "/instances")
+                .header(CONTENT_TYPE, "application/json")
+                .body("x".repeat(BODY_LIMIT + 1)),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            instances.as_str(),
+            "PUT",
+        ),
+        (
+            server
+                .anonymous(Method::POST, "/did/make-available")
+                .header(CONTENT_TYPE, "application/json")
+                .body("x".repeat(BODY_LIMIT + 1)),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            make_available.as_str(),
+            "POST",
+        ),
     ];
     let mut expected = Vec::new();
     for (request, status, route, method) in cases {
@@ -82,6 +103,19 @@ async fn answers_outside_the_handlers_are_counted_at_the_edge_once() {
         .handler_in(NAMESPACE, "InstancesHandler::put")
         .since(&before.handler_in(NAMESPACE, "InstancesHandler::put"));
     assert_eq!((put_handler.requests, put_handler.errors), (1.0, 0.0));
+    // The oversize bodies reached no handler: neither measured nor rejected there.
+    let rejected = format!("{NAMESPACE}_requests_rejected_total");
+    for handler in ["InstancesHandler::put", "DIDMakeAvailableHandler::post"] {
+        assert_eq!(
+            after.get(&rejected, handler) - before.get(&rejected, handler),
+            0.0,
+            "{handler}"
+        );
+    }
+    let make_available_handler = after
+        .handler_in(NAMESPACE, "DIDMakeAvailableHandler::post")
+        .since(&before.handler_in(NAMESPACE, "DIDMakeAvailableHandler::post"));
+    assert_eq!(make_available_handler.requests, 0.0);
     assert_eq!(
         edge(&after, &instances, "PUT", 400) - edge(&before, &instances, "PUT", 400),
         0.0

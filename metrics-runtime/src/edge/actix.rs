@@ -96,7 +96,7 @@ where
             Err(error) => error.as_response_error().status_code(),
         };
         if !this.edged.judge(Some(status.as_u16())) {
-            // The pattern is looked up (and allocated) only here, for the rare answers.
+            // The pattern is looked up (and allocated) only here, for the answers at the edge.
             let route = output
                 .as_ref()
                 .ok()
@@ -104,7 +104,7 @@ where
             count_response(
                 route.as_deref().unwrap_or(UNMATCHED_ROUTE),
                 this.method,
-                status.as_str(),
+                Some(status.as_u16()),
             );
         }
         Poll::Ready(output)

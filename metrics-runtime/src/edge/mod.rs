@@ -201,9 +201,9 @@ fn fails_cut_short_calls(status: u16) -> bool {
 }
 
 /// `route` as a label that lives as long as the program: a route template of the router (never
-/// request data), so the set stays as small as the router. Locks only where an edge sees a
-/// template for the first time or sees several.
-#[cfg(feature = "axum")]
+/// request data), so the set stays as small as the router. Locks: called only where an edge
+/// sees a template for the first time (or sees several), and where a thread counts an edge
+/// answer it has not counted before.
 pub(crate) fn intern_route(route: &str) -> &'static str {
     static ROUTES: std::sync::Mutex<std::collections::BTreeSet<&'static str>> =
         std::sync::Mutex::new(std::collections::BTreeSet::new());
@@ -218,12 +218,52 @@ pub(crate) fn intern_route(route: &str) -> &'static str {
     interned
 }
 
-/// Counts a response that no instrumented fn measured.
-pub(crate) fn count_response(route: &str, method: &str, code: &str) {
+/// How many edge counters a thread keeps at hand: past them, an answer pays the registry's
+/// lookup (a read lock and a hash).
+const THREAD_COUNTERS: usize = 32;
+
+/// An edge counter a thread resolved: route, method, status (`None`: no response), counter.
+type HeldCounter = (
+    &'static str,
+    &'static str,
+    Option<u16>,
+    prometheus::IntCounter,
+);
+
+thread_local! {
+    static HELD: std::cell::RefCell<Vec<HeldCounter>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Counts a response that no instrumented fn measured, by its `status` (`None`: the service
+/// failed without one, `code="error"`). Each thread keeps the counters it used: a 404 storm
+/// takes no lock.
+pub(crate) fn count_response(route: &str, method: &'static str, status: Option<u16>) {
+    let held = HELD.try_with(|held| {
+        let mut held = held.borrow_mut();
+        if let Some((.., counter)) = held
+            .iter()
+            .find(|(r, m, s, _)| *s == status && *m == method && *r == route)
+        {
+            counter.inc();
+            return;
+        }
+        let counter = resolve_response(route, method, status);
+        counter.inc();
+        if held.len() < THREAD_COUNTERS {
+            held.push((intern_route(route), method, status, counter));
+        }
+    });
+    // The thread is exiting: its counters are gone.
+    if held.is_err() {
+        resolve_response(route, method, status).inc();
+    }
+}
+
+fn resolve_response(route: &str, method: &str, status: Option<u16>) -> prometheus::IntCounter {
+    let code = status.map_or_else(|| "error".to_owned(), |status| status.to_string());
     families()
         .responses
-        .with_label_values(&[route, method, code])
-        .inc();
+        .with_label_values(&[route, method, &code])
 }
 
 /// A service's response future and the slot its polls make current.
@@ -298,6 +338,42 @@ mod tests {
         }
         for status in [200, 204, 400, 404, 413, 429, 499] {
             assert!(!fails_cut_short_calls(status), "{status}");
+        }
+    }
+
+    #[test]
+    fn answers_count_through_each_threads_held_counters_and_past_them() {
+        let value = |route: &str, code: &str| {
+            families()
+                .responses
+                .with_label_values(&[route, "GET", code])
+                .get()
+        };
+        for _ in 0..3 {
+            count_response("/held", "GET", Some(404));
+        }
+        std::thread::spawn(|| {
+            count_response("/held", "GET", Some(404));
+            count_response("/held", "GET", None);
+        })
+        .join()
+        .unwrap();
+        assert_eq!(value("/held", "404"), 4);
+        assert_eq!(value("/held", "error"), 1);
+        // More answers than a thread holds counters for: each still counted, once.
+        std::thread::spawn(|| {
+            for round in 0..2 {
+                for code in 0..THREAD_COUNTERS as u16 + 8 {
+                    count_response("/many", "GET", Some(200 + code));
+                }
+                let held = HELD.with(|held| held.borrow().len());
+                assert_eq!(held, THREAD_COUNTERS, "round {round}");
+            }
+        })
+        .join()
+        .unwrap();
+        for code in 0..THREAD_COUNTERS as u16 + 8 {
+            assert_eq!(value("/many", &(200 + code).to_string()), 2, "{code}");
         }
     }
 

@@ -4,7 +4,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use http::{Request, Response, StatusCode};
+use http::{Request, Response};
 
 use super::{Edged, UNMATCHED_ROUTE, count_response, families, method_label};
 
@@ -148,10 +148,12 @@ where
         let Poll::Ready(output) = edged.poll_inner(cx) else {
             return Poll::Pending;
         };
-        let status = output.as_ref().ok().map(Response::status);
-        if !this.edged.judge(status.map(|status| status.as_u16())) {
-            let code = status.as_ref().map_or("error", StatusCode::as_str);
-            count_response(this.route, this.method, code);
+        let status = output
+            .as_ref()
+            .ok()
+            .map(|response| response.status().as_u16());
+        if !this.edged.judge(status) {
+            count_response(this.route, this.method, status);
         }
         Poll::Ready(output)
     }
