@@ -16,11 +16,10 @@ mod prometheus;
 mod traffic;
 
 use std::collections::BTreeSet;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use handler_metrics_demo::API_PREFIX;
-use process::Demo;
+use process::{Demo, printed};
 use prometheus::Prometheus;
 use reqwest::header::AUTHORIZATION;
 use reqwest::{Client, StatusCode};
@@ -36,15 +35,6 @@ const JOB: &str = "rucio-jupyterlab";
 
 /// The handler the per-handler row is checked for.
 const HANDLER: &str = "ListScopesHandler::get";
-
-fn printed(flags: &[&str]) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_handler-metrics-demo"))
-        .args(flags)
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{output:?}");
-    String::from_utf8(output.stdout).unwrap()
-}
 
 /// Every panel's expressions, rows' nested panels included.
 fn exprs(dashboard: &Value) -> Vec<(String, String)> {
@@ -131,15 +121,13 @@ async fn every_panel_answers(native: bool) {
         serde_json::from_str(&printed(&[&print[..], &["--print-dashboard"]].concat()))
             .expect("the dashboard is JSON");
     let rules = printed(&[&print[..], &["--print-alert-rules"]].concat());
-    let dir = tempfile::tempdir().unwrap();
     let instance = demo.addr.to_string();
-    let config = prometheus::config_with_rules(dir.path(), &instance, TOKEN, &rules);
     let flags: &[&str] = if native {
         &["--enable-feature=native-histograms"]
     } else {
         &[]
     };
-    let prometheus = Prometheus::start(&client, dir.path(), &config, flags, deadline).await;
+    let prometheus = Prometheus::scraping(&client, &instance, TOKEN, &rules, flags, deadline).await;
 
     let exprs = exprs(&dashboard);
     assert!(exprs.len() > 30, "{exprs:#?}");

@@ -16,11 +16,10 @@ mod process;
 #[path = "demo_support/prometheus.rs"]
 mod prometheus;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use handler_metrics_demo::API_PREFIX;
-use process::Demo;
+use process::{Demo, printed};
 use prometheus::Prometheus;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::{Client, StatusCode};
@@ -38,12 +37,7 @@ const SLOW_RATIO: &str = r#"rucio_jupyterlab:slow_requests:ratio_rate5m{objectiv
 const NATIVE_ACCEPT: &str = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited,application/openmetrics-text;version=1.0.0;q=0.8,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
 
 fn printed_rules() -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_handler-metrics-demo"))
-        .args(["--native-histograms", "--print-alert-rules"])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{output:?}");
-    String::from_utf8(output.stdout).unwrap()
+    printed(&["--native-histograms", "--print-alert-rules"])
 }
 
 /// `count` list-scopes calls at once, each answered 200.
@@ -106,11 +100,10 @@ async fn a_native_prometheus_finds_the_rucio_latency_in_the_native_buckets() {
         "binary"
     );
 
-    let dir = tempfile::tempdir().unwrap();
-    let config =
-        prometheus::config_with_rules(dir.path(), &demo.addr.to_string(), TOKEN, &printed_rules());
+    let target = demo.addr.to_string();
     let flags = ["--enable-feature=native-histograms"];
-    let prometheus = Prometheus::start(&client, dir.path(), &config, &flags, deadline).await;
+    let prometheus =
+        Prometheus::scraping(&client, &target, TOKEN, &printed_rules(), &flags, deadline).await;
 
     // Bounded: 20 calls a round until Prometheus has two scrapes of them, at most the deadline.
     let count = format!("histogram_count(sum(rate({LATENCY}{LIST_SCOPES}[1m])))");
@@ -160,10 +153,9 @@ async fn slow_ratio(flags: &[&str], representation: &str) -> f64 {
         "--rucio-latency-ms",
         "300",
     ]);
-    let dir = tempfile::tempdir().unwrap();
-    let config =
-        prometheus::config_with_rules(dir.path(), &demo.addr.to_string(), TOKEN, &printed_rules());
-    let prometheus = Prometheus::start(&client, dir.path(), &config, flags, deadline).await;
+    let target = demo.addr.to_string();
+    let prometheus =
+        Prometheus::scraping(&client, &target, TOKEN, &printed_rules(), flags, deadline).await;
     let mut rounds = 0;
     loop {
         burst(&client, &demo, 10).await;

@@ -15,12 +15,11 @@ mod prometheus;
 mod traffic;
 
 use std::fs;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use handler_metrics_demo::API_PREFIX;
 use handler_metrics_demo::objectives::{LOCAL, RUCIO};
-use process::Demo;
+use process::{Demo, printed};
 use prometheus::Prometheus;
 use reqwest::header::AUTHORIZATION;
 use reqwest::{Client, StatusCode};
@@ -33,12 +32,7 @@ const DEADLINE: Duration = Duration::from_secs(45);
 const PAGE: &str = r#"ALERTS{alertname="RucioJupyterlabAvailabilityBudgetBurn",objective="rucio",severity="page"}"#;
 
 fn printed_rules() -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_handler-metrics-demo"))
-        .arg("--print-alert-rules")
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{output:?}");
-    String::from_utf8(output.stdout).unwrap()
+    printed(&["--print-alert-rules"])
 }
 
 #[test]
@@ -107,10 +101,9 @@ async fn a_rucio_outage_pages_for_the_rucio_objective_and_for_nothing_else() {
     let deadline = started + DEADLINE;
     let client = Client::new();
     let demo = Demo::spawn(&["--token", TOKEN, "--rucio-latency-ms", "0"]);
-    let dir = tempfile::tempdir().unwrap();
-    let config_file =
-        prometheus::config_with_rules(dir.path(), &demo.addr.to_string(), TOKEN, &printed_rules());
-    let prometheus = Prometheus::start(&client, dir.path(), &config_file, &[], deadline).await;
+    let target = demo.addr.to_string();
+    let prometheus =
+        Prometheus::scraping(&client, &target, TOKEN, &printed_rules(), &[], deadline).await;
 
     // Rucio is down for every Rucio-calling request; the local routes answer. Traffic goes on
     // between scrapes (a rate needs two), in bounded rounds, until the page shows.
@@ -218,10 +211,9 @@ async fn a_hung_rucio_pages_through_the_request_timeout() {
         "--request-timeout",
         "0.05",
     ]);
-    let dir = tempfile::tempdir().unwrap();
-    let config_file =
-        prometheus::config_with_rules(dir.path(), &demo.addr.to_string(), TOKEN, &printed_rules());
-    let prometheus = Prometheus::start(&client, dir.path(), &config_file, &[], deadline).await;
+    let target = demo.addr.to_string();
+    let prometheus =
+        Prometheus::scraping(&client, &target, TOKEN, &printed_rules(), &[], deadline).await;
     let page = traffic::drive_until(
         &prometheus,
         "page for the hung Rucio calls",
@@ -258,10 +250,9 @@ async fn a_killed_demo_raises_each_objectives_no_data_alert() {
     let deadline = Instant::now() + DEADLINE;
     let client = Client::new();
     let demo = Demo::spawn(&["--token", TOKEN, "--rucio-latency-ms", "0"]);
-    let dir = tempfile::tempdir().unwrap();
-    let config_file =
-        prometheus::config_with_rules(dir.path(), &demo.addr.to_string(), TOKEN, &printed_rules());
-    let prometheus = Prometheus::start(&client, dir.path(), &config_file, &[], deadline).await;
+    let target = demo.addr.to_string();
+    let prometheus =
+        Prometheus::scraping(&client, &target, TOKEN, &printed_rules(), &[], deadline).await;
     let no_data = r#"ALERTS{alertname="RucioJupyterlabObjectiveNoData"}"#;
     // Alive and scraped: the series are there, and the alert stays quiet.
     loop {

@@ -68,6 +68,17 @@ impl Drop for Process {
     }
 }
 
+/// What the demo binary prints with `flags` (`--print-alert-rules`, `--print-dashboard`, …).
+#[allow(dead_code)]
+pub fn printed(flags: &[&str]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_handler-metrics-demo"))
+        .args(flags)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8(output.stdout).unwrap()
+}
+
 /// A running demo binary, with the address it printed.
 pub struct Demo {
     pub process: Process,

@@ -19,6 +19,8 @@ pub struct Prometheus {
     process: Process,
     api: String,
     log: PathBuf,
+    /// The folder `scraping` made, removed after the process is gone.
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl Prometheus {
@@ -53,6 +55,7 @@ impl Prometheus {
                 process: Process::spawn("prometheus", &mut command),
                 api: format!("http://127.0.0.1:{port}"),
                 log: log.clone(),
+                _dir: None,
             };
             loop {
                 let ready = client
@@ -79,6 +82,24 @@ impl Prometheus {
             );
         }
         panic!("no free port for Prometheus after 3 attempts");
+    }
+
+    /// Starts Prometheus in a folder of its own, scraping the demo at `target` with `token` and
+    /// evaluating `rules` (`config_with_rules`), with the extra `flags`.
+    #[allow(dead_code)]
+    pub async fn scraping(
+        client: &Client,
+        target: &str,
+        token: &str,
+        rules: &str,
+        flags: &[&str],
+        deadline: Instant,
+    ) -> Prometheus {
+        let dir = tempfile::tempdir().unwrap();
+        let config = config_with_rules(dir.path(), target, token, rules);
+        let mut prometheus = Prometheus::start(client, dir.path(), &config, flags, deadline).await;
+        prometheus._dir = Some(dir);
+        prometheus
     }
 
     pub fn log_tail(&self) -> String {
