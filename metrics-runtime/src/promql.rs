@@ -37,9 +37,10 @@ impl Matchers {
         }])
     }
 
-    /// `objective="name"`: the series an objective's rules record.
-    pub(crate) fn objective(name: &str) -> Matchers {
-        Matchers(vec![format!("objective={}", string(name))])
+    /// `{objective="name",<selector>}`: the series an objective's rules record, as its alerts
+    /// and the dashboard select them.
+    pub(crate) fn recorded(objective: &str, selector: &[(String, String)]) -> Matchers {
+        Matchers(vec![format!("objective={}", string(objective))]).selector(selector)
     }
 
     /// A matcher written as it is, `job=~"$job"`.
@@ -400,15 +401,17 @@ mod tests {
             r#"{handler=~"a\\.b|c",le="0.25",job="it's"}"#
         );
         assert_eq!(
-            Matchers::objective("o").raw(r#"x=~"$x""#).to_string(),
-            r#"{objective="o",x=~"$x"}"#
+            Matchers::recorded("o", &selector)
+                .raw(r#"x=~"$x""#)
+                .to_string(),
+            r#"{objective="o",job="it's",x=~"$x"}"#
         );
     }
 
     #[test]
     fn alerts_and_panels_read_one_recorded_ratio() {
         let families = Families { namespace: "ns" };
-        let recorded = Matchers::objective("o");
+        let recorded = Matchers::recorded("o", &[]);
         let ratio = families.recorded_ratio(Bad::Slow, "1h", &recorded);
         assert_eq!(ratio, r#"ns:slow_requests:ratio_rate1h{objective="o"}"#);
         assert_eq!(

@@ -354,7 +354,7 @@ impl Model<'_> {
             "collapsed": false,
             "panels": [],
         }));
-        let recorded = Matchers::objective(objective.name()).selector(self.selector);
+        let recorded = Matchers::recorded(objective.name(), self.selector);
         let mut targets = Vec::new();
         if let Some(percent) = objective.availability_target() {
             targets.push((Bad::Errors, "Availability", "errors", percent));

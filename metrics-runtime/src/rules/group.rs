@@ -100,7 +100,7 @@ impl Group<'_> {
 
     /// `{objective="…",<selector>}`: the series this group records.
     fn recorded(&self) -> Matchers {
-        Matchers::objective(self.uses.objective.name()).selector(&self.rules.selector)
+        Matchers::recorded(self.uses.objective.name(), &self.rules.selector)
     }
 
     fn record(&self, name: String, expr: Vec<String>) -> Rule {
