@@ -80,8 +80,8 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Bodies are extracted as `Result<Json<T>, JsonRejection>` and converted inside the handler,
-/// after authentication: a bad body from an unauthenticated client is a 403, not a 400.
+/// A body's rejection, answered before the handler for a client with the token (see
+/// `JsonBody`); an unauthenticated client gets 403 whatever its body.
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
         ApiError::new(rejection.status(), rejection.body_text())

@@ -5,10 +5,12 @@
 //! measured method's series is in the first scrape. Every method is `#[authenticated]`; those
 //! upstream instruments are also `#[prometheus_metrics]`, the others are
 //! `#[prometheus_metrics(skip)]`: not measured, as upstream, and marked as a decision rather than
-//! forgotten. Bodies and query strings are parsed inside the methods, after authentication, so
-//! that a malformed request from an unauthenticated client is a 403, counted only as rejected,
-//! while one from an authenticated client is a counted request (a 4xx: not an error; `ApiError`
-//! counts only 5xx as errors).
+//! forgotten. Authentication comes first: a request from an unauthenticated client is a 403,
+//! whatever its body or query, counted only as rejected. For a client with the token, a JSON
+//! body that cannot be read is refused before the handler, as axum's `Json` extractor refuses it
+//! ([`JsonBody`]: counted at the edge, in no handler's series), while a query string is read
+//! inside the method: a bad one is a counted request (a 4xx: not an error; `ApiError` counts only
+//! 5xx as errors).
 
 use std::convert::Infallible;
 use std::ops::Deref;
@@ -17,7 +19,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequestParts, Query};
+use axum::extract::{FromRequest, FromRequestParts, Query};
 use axum::http::header::{ACCEPT, CONTENT_TYPE, LOCATION};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, Uri};
@@ -224,8 +226,33 @@ handler_types! {
     OpenReplicationRuleHandler;
 }
 
-/// A JSON body, checked inside the handler (see the module docs).
-type JsonBody<T> = Result<Json<T>, JsonRejection>;
+/// A JSON body, read before the handler as axum's `Json` reads it, and judged after the token:
+/// a client with the token whose body is not JSON of the right shape (or is over the limit) gets
+/// the extractor's 4xx before any handler runs, as in any axum server, so it is counted at the
+/// edge and in no handler's series; a client without it gets the handler's 403 whatever its body
+/// (authentication first, counted as rejected).
+pub(crate) struct JsonBody<T>(Result<T, JsonRejection>);
+
+impl<T> JsonBody<T> {
+    /// The body. Only a client `#[authenticated]` turns away has a bad one here, so the `Err`
+    /// is never a measured call's answer.
+    fn read(self) -> Result<T, ApiError> {
+        Ok(self.0?)
+    }
+}
+
+impl<T: DeserializeOwned> FromRequest<App> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: axum::extract::Request, app: &App) -> Result<Self, ApiError> {
+        let credentials = Credentials::from_headers(request.headers());
+        match Json::<T>::from_request(request, app).await {
+            Ok(Json(body)) => Ok(JsonBody(Ok(body))),
+            Err(rejection) if credentials.verify(&app.0.token).is_ok() => Err(rejection.into()),
+            Err(rejection) => Ok(JsonBody(Err(rejection))),
+        }
+    }
+}
 
 /// The upstream extension's answer to a successful change.
 fn success() -> Json<Value> {
@@ -277,7 +304,7 @@ impl InstancesHandler {
     #[authenticated]
     #[prometheus_metrics]
     pub(crate) async fn put(self, body: JsonBody<PickInstance>) -> Result<Json<Value>, ApiError> {
-        let Json(pick) = body?;
+        let pick = body.read()?;
         self.store().set_active(&pick.instance, pick.auth)?;
         Ok(success())
     }
@@ -315,7 +342,7 @@ impl AuthConfigHandler {
     #[authenticated]
     #[prometheus_metrics]
     pub(crate) async fn put(self, body: JsonBody<SetCredentials>) -> Result<Json<Value>, ApiError> {
-        let Json(body) = body?;
+        let body = body.read()?;
         self.vault()
             .set_credentials(&body.namespace, body.auth_type, body.params)?;
         Ok(success())
@@ -402,7 +429,7 @@ impl DIDMakeAvailableHandler {
     pub(crate) async fn post(self, body: JsonBody<MakeAvailable>) -> Result<Json<Value>, ApiError> {
         self.gate()?;
         let Namespace { namespace } = self.query()?;
-        let Json(body) = body?;
+        let body = body.read()?;
         self.store().make_available(&namespace, &body.did)?;
         Ok(success())
     }
@@ -590,7 +617,7 @@ impl UploadHandler {
         self.gate()?;
         let Namespace { namespace } = self.query()?;
         let Outage { rucio_outage } = self.query()?;
-        let Json(request) = body?;
+        let request = body.read()?;
         self.store()
             .start_upload(&namespace, request, rucio_outage)?;
         Ok(success())

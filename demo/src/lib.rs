@@ -118,7 +118,8 @@ async fn preflight(request: axum::extract::Request, next: middleware::Next) -> R
 
 /// Tornado's `max_body_size`: a body declared over [`BODY_LIMIT`] is refused 413 before any
 /// handler runs, authenticated or not (the edge counts it). A body without a length is cut at
-/// the limit while the handler reads it (`DefaultBodyLimit`), after its authentication.
+/// the limit while it is read (`DefaultBodyLimit`): 413 before the handler for a client with the
+/// token, 403 for one without.
 async fn refuse_oversize(request: axum::extract::Request, next: middleware::Next) -> Response {
     let declared = request
         .headers()

@@ -267,21 +267,28 @@ async fn rejected_requests_get_403_with_json_and_are_never_measured() {
             rejected += 1;
         }
     }
-    // Authentication comes before the body is looked at: a malformed body is still 403. A
-    // body declared over the limit is refused before any handler, as Tornado's
-    // `max_body_size` does: 413, counted at the edge (`demo_edge.rs`), rejected by no handler.
-    let malformed = server
-        .anonymous(Method::PUT, "/instances")
-        .header(CONTENT_TYPE, "application/json")
-        .body("{\"instance\":");
-    expect_error(send(malformed).await, StatusCode::FORBIDDEN).await;
-    rejected += 1;
+    // Authentication comes before the body is judged: a body that cannot be read (400, 422,
+    // 415 with the token) is still 403 without it. A body declared over the limit is refused
+    // before any handler, as Tornado's `max_body_size` does: 413, counted at the edge
+    // (`demo_edge.rs`), rejected by no handler.
+    for (content_type, body) in [
+        ("application/json", "{\"instance\":"),
+        ("application/json", "[1, 2]"),
+        ("text/plain", "{}"),
+    ] {
+        let malformed = server
+            .anonymous(Method::PUT, "/instances")
+            .header(CONTENT_TYPE, content_type)
+            .body(body);
+        expect_error(send(malformed).await, StatusCode::FORBIDDEN).await;
+        rejected += 1;
+    }
     let oversize = server
         .anonymous(Method::PUT, "/instances")
         .header(CONTENT_TYPE, "application/json")
         .body(format!("{{\"pad\":\"{}\"}}", "x".repeat(BODY_LIMIT)));
     expect_error(send(oversize).await, StatusCode::PAYLOAD_TOO_LARGE).await;
-    assert_eq!(rejected, routes.len() * headers.len() + 1);
+    assert_eq!(rejected, routes.len() * headers.len() + 3);
 
     // Each rejection counted once, in `requests_rejected_total` of its own handler, and
     // nowhere else.
@@ -294,7 +301,7 @@ async fn rejected_requests_get_403_with_json_and_are_never_measured() {
         );
         assert_eq!(inf_bucket(&after, handler), inf_bucket(&before, handler));
         let expected = match handler {
-            "InstancesHandler::put" => headers.len() + 1,
+            "InstancesHandler::put" => headers.len() + 3,
             _ if routes.iter().any(|(_, _, routed)| *routed == handler) => headers.len(),
             _ => 0,
         };
@@ -404,8 +411,9 @@ async fn bad_requests_are_counted_but_are_not_errors_and_the_server_keeps_servin
             StatusCode::NOT_FOUND,
         ),
     ];
-    // The oversize body is refused before the handler runs (`demo_edge.rs`): not its request.
-    let put_errors = cases.len() - 1;
+    // A body that cannot be read, or is over the limit, is refused before the handler runs
+    // (counted at the edge: `demo_edge.rs`), so only the unknown instance is its request.
+    let put_errors = 1;
     for (request, status) in cases {
         expect_error(send(request).await, status).await;
     }
