@@ -3,9 +3,12 @@
 //! `rucio_jupyterlab_edge_responses_total` by route template, and a handler's own answers
 //! (its 403 to an unauthenticated client, whatever the body, included) only in its series.
 
+#[path = "demo_support/chunked.rs"]
+mod chunked;
 #[path = "demo_support/in_process.rs"]
 mod in_process;
 
+use chunked::post_chunked;
 use handler_metrics_demo::{API_PREFIX, BODY_LIMIT, NAMESPACE};
 use handler_metrics_tests::Scrape;
 use reqwest::header::CONTENT_TYPE;
@@ -116,21 +119,37 @@ async fn answers_outside_the_handlers_are_counted_at_the_edge_once() {
         assert_eq!(answer["status"], status.as_u16(), "{answer}");
         expected.push((instances.as_str(), "PUT", status.as_u16()));
     }
+    // Over the limit without a declared length: cut while the body is read, before the
+    // handler; without the token, the handler's 403 comes first.
+    let token = format!("authorization: token {}", in_process::TOKEN);
+    let path = format!("{API_PREFIX}/did/make-available");
+    let chunked = post_chunked(server.host(), &path, &[&token], BODY_LIMIT + 1).await;
+    assert_eq!(chunked, 413);
+    expected.push((make_available.as_str(), "POST", 413));
+    let anonymous = post_chunked(server.host(), &path, &[], BODY_LIMIT + 1).await;
+    assert_eq!(anonymous, 403);
     let after = server.scrape().await;
-    for (route, method, code) in expected {
+    for &(route, method, code) in &expected {
         let added = edge(&after, route, method, code) - edge(&before, route, method, code);
-        assert_eq!(added, 1.0, "{route} {method} {code}");
+        let sent = expected
+            .iter()
+            .filter(|&&answer| answer == (route, method, code));
+        assert_eq!(added, sent.count() as f64, "{route} {method} {code}");
     }
     let put_handler = after
         .handler_in(NAMESPACE, "InstancesHandler::put")
         .since(&before.handler_in(NAMESPACE, "InstancesHandler::put"));
     assert_eq!((put_handler.requests, put_handler.errors), (0.0, 0.0));
-    // The oversize and unreadable bodies reached no handler: neither measured nor rejected there.
+    // The oversize and unreadable bodies reached no handler: neither measured nor rejected
+    // there, but for the anonymous chunked one, which `#[authenticated]` rejected.
     let rejected = format!("{NAMESPACE}_requests_rejected_total");
-    for handler in ["InstancesHandler::put", "DIDMakeAvailableHandler::post"] {
+    for (handler, expected) in [
+        ("InstancesHandler::put", 0.0),
+        ("DIDMakeAvailableHandler::post", 1.0),
+    ] {
         assert_eq!(
             after.get(&rejected, handler) - before.get(&rejected, handler),
-            0.0,
+            expected,
             "{handler}"
         );
     }

@@ -50,6 +50,12 @@ async fn start_app(app: impl FnOnce(Token) -> App) -> Server {
 }
 
 impl Server {
+    /// The server's `ip:port`.
+    #[allow(dead_code)]
+    pub fn host(&self) -> &str {
+        self.base.trim_start_matches("http://")
+    }
+
     /// A request to the extension's `path` (under the API prefix) without credentials.
     pub fn anonymous(&self, method: Method, path: &str) -> RequestBuilder {
         self.client
