@@ -144,6 +144,22 @@ async fn a_timeout_is_an_error_of_the_handler_it_cut_short() {
     assert_eq!(scrape.get(TIMEOUTS, "hung_upstream") - timeouts_before, 1.0);
     // The handler measured the answer: it is not counted at the edge too.
     assert_eq!(edge_count(&scrape, "/hung", "GET", "504"), 0.0);
+    // More at once, on both of the server's threads: each counted once, by a thread that holds
+    // the counter already or resolves it.
+    let mut more = tokio::task::JoinSet::new();
+    for _ in 0..6 {
+        more.spawn(reqwest::get(format!("http://{addr}/hung")));
+    }
+    while let Some(response) = more.join_next().await {
+        assert_eq!(
+            response.unwrap().unwrap().status(),
+            StatusCode::GATEWAY_TIMEOUT
+        );
+    }
+    let change = HandlerValues::of("hung_upstream").since(&before);
+    assert_eq!((change.requests, change.errors), (7.0, 7.0), "{change:?}");
+    let timeouts = Scrape::take().get(TIMEOUTS, "hung_upstream") - timeouts_before;
+    assert_eq!(timeouts, 7.0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

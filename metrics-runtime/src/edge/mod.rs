@@ -67,10 +67,7 @@ impl Slot {
                 let shard = series.writer_shard(writers::current());
                 series.record_end(shard, now, elapsed, failed);
                 if failed {
-                    families()
-                        .timeouts
-                        .with_label_values(&[series.handler.as_str(), series.module])
-                        .inc();
+                    count_timeout(series);
                 }
             }
         }
@@ -218,45 +215,80 @@ pub(crate) fn intern_route(route: &str) -> &'static str {
     interned
 }
 
-/// How many edge counters a thread keeps at hand: past them, an answer pays the registry's
-/// lookup (a read lock and a hash).
+/// How many edge counters of a family a thread keeps at hand: past them, a count pays the
+/// registry's lookup (a read lock and a hash).
 const THREAD_COUNTERS: usize = 32;
 
-/// An edge counter a thread resolved: route, method, status (`None`: no response), counter.
-type HeldCounter = (
-    &'static str,
-    &'static str,
-    Option<u16>,
-    prometheus::IntCounter,
-);
+/// The counters of one family a thread resolved, each with its labels' key: a 404 storm, or an
+/// outage's timeouts, take no lock.
+struct Held<K>(std::cell::RefCell<Vec<(K, prometheus::IntCounter)>>);
 
-thread_local! {
-    static HELD: std::cell::RefCell<Vec<HeldCounter>> = const { std::cell::RefCell::new(Vec::new()) };
+impl<K> Held<K> {
+    const fn new() -> Self {
+        Held(std::cell::RefCell::new(Vec::new()))
+    }
 }
 
-/// Counts a response that no instrumented fn measured, by its `status` (`None`: the service
-/// failed without one, `code="error"`). Each thread keeps the counters it used: a 404 storm
-/// takes no lock.
-pub(crate) fn count_response(route: &str, method: &'static str, status: Option<u16>) {
-    let held = HELD.try_with(|held| {
-        let mut held = held.borrow_mut();
-        if let Some((.., counter)) = held
-            .iter()
-            .find(|(r, m, s, _)| *s == status && *m == method && *r == route)
-        {
+/// Adds one to the counter `is` finds among the thread's `held` ones, else to the one `resolve`
+/// gives (its key and counter), which the thread then keeps if it has room.
+fn count_held<K: 'static>(
+    held: &'static std::thread::LocalKey<Held<K>>,
+    is: impl Fn(&K) -> bool,
+    resolve: impl FnOnce() -> (K, prometheus::IntCounter),
+) {
+    let mut resolve = Some(resolve);
+    let counted = held.try_with(|held| {
+        let mut held = held.0.borrow_mut();
+        if let Some((_, counter)) = held.iter().find(|(key, _)| is(key)) {
             counter.inc();
             return;
         }
-        let counter = resolve_response(route, method, status);
+        let (key, counter) = (resolve.take().expect("resolved once"))();
         counter.inc();
         if held.len() < THREAD_COUNTERS {
-            held.push((intern_route(route), method, status, counter));
+            held.push((key, counter));
         }
     });
     // The thread is exiting: its counters are gone.
-    if held.is_err() {
-        resolve_response(route, method, status).inc();
+    if counted.is_err() {
+        (resolve.take().expect("not resolved yet"))().1.inc();
     }
+}
+
+/// The key of an edge answer's counter: route, method, status (`None`: no response).
+type ResponseKey = (&'static str, &'static str, Option<u16>);
+
+thread_local! {
+    static HELD_RESPONSES: Held<ResponseKey> = const { Held::new() };
+    static HELD_TIMEOUTS: Held<*const Series> = const { Held::new() };
+}
+
+/// Counts a response that no instrumented fn measured, by its `status` (`None`: the service
+/// failed without one, `code="error"`).
+pub(crate) fn count_response(route: &str, method: &'static str, status: Option<u16>) {
+    count_held(
+        &HELD_RESPONSES,
+        |&(r, m, s)| s == status && m == method && r == route,
+        || {
+            let key = (intern_route(route), method, status);
+            (key, resolve_response(route, method, status))
+        },
+    );
+}
+
+/// Counts a call of `series` that the server's answer cut short.
+fn count_timeout(series: &'static Series) {
+    count_held(
+        &HELD_TIMEOUTS,
+        |&held| std::ptr::eq(held, series),
+        || {
+            let labels = [series.handler.as_str(), series.module];
+            (
+                series as *const Series,
+                families().timeouts.with_label_values(&labels),
+            )
+        },
+    );
 }
 
 fn resolve_response(route: &str, method: &str, status: Option<u16>) -> prometheus::IntCounter {
@@ -366,7 +398,7 @@ mod tests {
                 for code in 0..THREAD_COUNTERS as u16 + 8 {
                     count_response("/many", "GET", Some(200 + code));
                 }
-                let held = HELD.with(|held| held.borrow().len());
+                let held = HELD_RESPONSES.with(|held| held.0.borrow().len());
                 assert_eq!(held, THREAD_COUNTERS, "round {round}");
             }
         })
