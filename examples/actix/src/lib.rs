@@ -38,29 +38,56 @@ use std::convert::Infallible;
 use std::fmt;
 use std::future::{Ready, ready};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
-use actix_web::dev::Payload;
+use actix_web::body::MessageBody;
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{ACCEPT, AUTHORIZATION};
-use actix_web::web::{Data, Json, Path, ServiceConfig};
-use actix_web::{FromRequest, HttpRequest, HttpResponse, Responder, ResponseError, get, put};
+use actix_web::middleware::Next;
+use actix_web::web::{Data, Json, JsonConfig, Path, ServiceConfig};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, Responder, ResponseError, get};
 use metrics_runtime::{Authenticate, CountsAsError, authenticated, prometheus_metrics};
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
+
+/// How long a request may take before [`request_timeout`] answers 504 for it.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The largest JSON body a handler reads; a larger one gets actix's 413 before the handler.
+pub const BODY_LIMIT: usize = 64 * 1024;
 
 /// The service's shared state; cloning it is cheap, so every actix worker's `App` can have one.
 #[derive(Clone)]
 pub struct Api {
     token: ApiToken,
     instances: Data<Mutex<BTreeMap<String, Instance>>>,
+    settings: Data<Settings>,
+}
+
+/// How long `/upstream`'s simulated Rucio call takes, and when a request is cut off.
+struct Settings {
+    upstream_latency: Duration,
+    request_timeout: Duration,
 }
 
 impl Api {
-    /// A service that accepts requests presenting `token`.
+    /// A service that accepts requests presenting `token`; Rucio answers at once, and a request
+    /// is cut off after [`REQUEST_TIMEOUT`].
     pub fn new(token: &str) -> Api {
+        Api::with_timing(token, Duration::ZERO, REQUEST_TIMEOUT)
+    }
+
+    /// The same, with `/upstream`'s Rucio call taking `upstream_latency` (above
+    /// `request_timeout`: a hung Rucio) and requests cut off after `request_timeout`.
+    pub fn with_timing(token: &str, upstream_latency: Duration, request_timeout: Duration) -> Api {
         Api {
             token: ApiToken(token.into()),
             instances: Data::default(),
+            settings: Data::new(Settings {
+                upstream_latency,
+                request_timeout,
+            }),
         }
     }
 
@@ -69,10 +96,18 @@ impl Api {
         config
             .app_data(self.token.clone())
             .app_data(self.instances.clone())
+            .app_data(self.settings.clone())
+            .app_data(JsonConfig::default().limit(BODY_LIMIT))
             .service(metrics)
             .service(list_scopes)
-            .service(get_instance)
-            .service(put_instance)
+            // One resource for both methods, so another method gets its 405 (with the
+            // resource's pattern at the edge), where two `#[get]`/`#[put]` resources would
+            // each pass it on to the default service's 404.
+            .service(
+                actix_web::web::resource("/instances/{name}")
+                    .get(get_instance)
+                    .put(put_instance),
+            )
             .service(upstream_status);
     }
 }
@@ -136,6 +171,8 @@ pub enum ApiError {
     Forbidden,
     /// No instance of that name: 404.
     NotFound(String),
+    /// No answer within the request timeout: 504, from [`request_timeout`].
+    Timeout(Duration),
 }
 
 impl fmt::Display for ApiError {
@@ -143,6 +180,7 @@ impl fmt::Display for ApiError {
         match self {
             ApiError::Forbidden => f.write_str("a valid token is required"),
             ApiError::NotFound(name) => write!(f, "no instance named {name:?}"),
+            ApiError::Timeout(limit) => write!(f, "no answer within {} ms", limit.as_millis()),
         }
     }
 }
@@ -158,6 +196,7 @@ impl ResponseError for ApiError {
         match self {
             ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
         }
     }
 
@@ -165,6 +204,7 @@ impl ResponseError for ApiError {
         let error = match self {
             ApiError::Forbidden => "forbidden",
             ApiError::NotFound(_) => "not_found",
+            ApiError::Timeout(_) => "timeout",
         };
         HttpResponse::build(self.status_code()).json(ErrorBody {
             error,
@@ -222,7 +262,6 @@ async fn list_scopes(token: Token) -> Result<impl Responder, ApiError> {
     Ok(Json(["user.alice", "data18"]))
 }
 
-#[get("/instances/{name}")]
 #[authenticated]
 #[prometheus_metrics]
 async fn get_instance(
@@ -238,7 +277,6 @@ async fn get_instance(
     }
 }
 
-#[put("/instances/{name}")]
 #[authenticated]
 #[prometheus_metrics]
 async fn put_instance(
@@ -261,14 +299,18 @@ struct UpstreamQuery {
     down: bool,
 }
 
-/// Whether the upstream Rucio server answers: `?down=true` simulates an outage (503).
+/// Whether the upstream Rucio server answers, after the configured latency: `?down=true`
+/// simulates an outage (503); a latency over the request timeout, a hung Rucio (504 from
+/// [`request_timeout`], an error of this handler under `EdgeMiddleware`).
 #[get("/upstream")]
 #[authenticated]
 #[prometheus_metrics(error_if = server_error)]
 async fn upstream_status(
     token: Token,
     query: actix_web::web::Query<UpstreamQuery>,
+    settings: Data<Settings>,
 ) -> HttpResponse {
+    actix_web::rt::time::sleep(settings.upstream_latency).await;
     if query.down {
         HttpResponse::ServiceUnavailable().json(ErrorBody {
             error: "upstream_unavailable",
@@ -276,5 +318,22 @@ async fn upstream_status(
         })
     } else {
         HttpResponse::Ok().json(["up"])
+    }
+}
+
+/// Answers 504 ([`ApiError::Timeout`]) for a request its service has not answered within the
+/// request timeout, dropping the handler's future:
+/// `App::new().….wrap(from_fn(request_timeout)).wrap(EdgeMiddleware::new())`. The edge outside it
+/// sees the 504, so the call it cut short is an error of its handler.
+pub async fn request_timeout(
+    request: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let limit = request
+        .app_data::<Data<Settings>>()
+        .map_or(REQUEST_TIMEOUT, |settings| settings.request_timeout);
+    match actix_web::rt::time::timeout(limit, next.call(request)).await {
+        Ok(response) => response,
+        Err(_) => Err(ApiError::Timeout(limit).into()),
     }
 }
