@@ -199,8 +199,7 @@ fn fails_cut_short_calls(status: u16) -> bool {
 
 /// `route` as a label that lives as long as the program: a route template of the router (never
 /// request data), so the set stays as small as the router. Locks: called only where an edge
-/// sees a template for the first time (or sees several), and where a thread counts an edge
-/// answer it has not counted before.
+/// sees its first template, and where a thread counts an edge answer it holds no counter for.
 pub(crate) fn intern_route(route: &str) -> &'static str {
     static ROUTES: std::sync::Mutex<std::collections::BTreeSet<&'static str>> =
         std::sync::Mutex::new(std::collections::BTreeSet::new());

@@ -32,24 +32,42 @@ fn new_route() -> Route {
     Route
 }
 
+/// The `route` of a request's answer: its `Edge`'s template, resolved once, or (an `Edge` that
+/// sees several templates, around a nested service) the request's own `MatchedPath`, a
+/// reference count, read only if the answer is counted at the edge.
+enum Label {
+    Resolved(&'static str),
+    #[cfg(feature = "axum")]
+    Matched(axum::extract::MatchedPath),
+}
+
+impl Label {
+    fn as_str(&self) -> &str {
+        match self {
+            Label::Resolved(label) => label,
+            #[cfg(feature = "axum")]
+            Label::Matched(matched) => matched.as_str(),
+        }
+    }
+}
+
 /// The label of `request`'s route template (axum's `MatchedPath`), or [`UNMATCHED_ROUTE`].
 #[cfg(feature = "axum")]
-fn route_label<B>(request: &Request<B>, route: Route) -> &'static str {
+fn route_label<B>(request: &Request<B>, route: Route) -> Label {
     let Some(matched) = request.extensions().get::<axum::extract::MatchedPath>() else {
-        return UNMATCHED_ROUTE;
+        return Label::Resolved(UNMATCHED_ROUTE);
     };
     let path = matched.as_str();
     let label = *route.0.get_or_init(|| super::intern_route(path));
     if label == path {
-        label
+        Label::Resolved(label)
     } else {
-        // An `Edge` that sees several templates (around a nested service): each is interned.
-        super::intern_route(path)
+        Label::Matched(matched.clone())
     }
 }
 #[cfg(not(feature = "axum"))]
-fn route_label<B>(_: &Request<B>, _: Route) -> &'static str {
-    UNMATCHED_ROUTE
+fn route_label<B>(_: &Request<B>, _: Route) -> Label {
+    Label::Resolved(UNMATCHED_ROUTE)
 }
 
 /// Measures a tower service's edge: `router.layer(metrics_runtime::EdgeLayer::new())`.
@@ -131,7 +149,7 @@ where
 pub struct EdgeFuture<F> {
     edged: Edged<F>,
     method: &'static str,
-    route: &'static str,
+    route: Label,
 }
 
 impl<F, B, E> Future for EdgeFuture<F>
@@ -153,7 +171,7 @@ where
             .ok()
             .map(|response| response.status().as_u16());
         if !this.edged.judge(status) {
-            count_response(this.route, this.method, status);
+            count_response(this.route.as_str(), this.method, status);
         }
         Poll::Ready(output)
     }
