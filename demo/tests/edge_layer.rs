@@ -162,6 +162,65 @@ async fn a_timeout_is_an_error_of_the_handler_it_cut_short() {
     assert_eq!(timeouts, 7.0);
 }
 
+#[prometheus_metrics]
+async fn nested_1() -> &'static str {
+    nested_2().await
+}
+
+#[prometheus_metrics]
+async fn nested_2() -> &'static str {
+    nested_3().await
+}
+
+#[prometheus_metrics]
+async fn nested_3() -> &'static str {
+    nested_4().await
+}
+
+#[prometheus_metrics]
+async fn nested_4() -> &'static str {
+    nested_5().await
+}
+
+#[prometheus_metrics]
+async fn nested_5() -> &'static str {
+    std::future::pending::<()>().await;
+    "never"
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timeout_judges_four_nested_calls_and_a_fifth_stays_a_cancellation() {
+    let router = Router::new()
+        .route("/nested", get(nested_1))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::GATEWAY_TIMEOUT,
+            TIMEOUT,
+        ))
+        .layer(EdgeLayer::new());
+    let addr = serve(router).await;
+    let names = ["nested_1", "nested_2", "nested_3", "nested_4", "nested_5"];
+    let before = names.map(HandlerValues::of);
+    let response = reqwest::get(format!("http://{addr}/nested")).await.unwrap();
+    assert_eq!(response.status(), StatusCode::GATEWAY_TIMEOUT);
+    // Calls are dropped inside out and the slot holds four: the fifth to park (the handler)
+    // takes the innermost's place, which is recorded as a cancellation, so the four outermost,
+    // the handler first, are judged by the 504.
+    for (name, before) in names.iter().zip(&before) {
+        let change = HandlerValues::of(name).since(before);
+        let errors = if *name == "nested_5" { 0.0 } else { 1.0 };
+        assert_eq!(
+            (
+                change.requests,
+                change.errors,
+                change.in_flight,
+                change.latency_count
+            ),
+            (1.0, errors, 0.0, 1.0),
+            "{name}: {change:?}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_hanging_up_stays_a_cancellation() {
     let addr = serve(recommended()).await;

@@ -35,8 +35,10 @@ pub const UNMATCHED_ROUTE: &str = "unmatched";
 /// `method` of a request whose method is not one of HTTP's nine (OpenTelemetry's `_OTHER`).
 pub const OTHER_METHOD: &str = "_OTHER";
 
-/// How many cut-short calls one response can judge; more (deep nesting of instrumented
-/// futures) are recorded as cancellations when dropped, as without the layer.
+/// How many cut-short calls one response can judge. Past them (deep nesting of instrumented
+/// futures), the innermost parked call is recorded as a cancellation, as without the layer, to
+/// make room: calls are dropped inside out, and the outermost, the handler, is the one its
+/// objective reads.
 const PARKED: usize = 4;
 
 /// A call dropped unfinished, waiting for the response's verdict.
@@ -52,24 +54,43 @@ struct Parked {
 #[derive(Default)]
 struct Slot {
     measured: Cell<bool>,
+    /// How many calls parked here, in drop order: the next goes to `parked[count % PARKED]`.
+    /// A response that cut nothing short (nearly all) reads only this to judge.
+    count: Cell<usize>,
     parked: [Cell<Option<Parked>>; PARKED],
 }
 
 impl Slot {
     fn judge(&self, failed: bool) {
-        for parked in &self.parked {
-            if let Some(Parked {
-                series,
-                now,
-                elapsed,
-            }) = parked.take()
-            {
-                let shard = series.writer_shard(writers::current());
-                series.record_end(shard, now, elapsed, failed);
-                if failed {
-                    count_timeout(series);
-                }
+        let count = self.count.replace(0);
+        for parked in &self.parked[..count.min(PARKED)] {
+            if let Some(parked) = parked.take() {
+                parked.end(failed);
             }
+        }
+    }
+
+    /// Parks `call`; a full slot first records its innermost call as a cancellation.
+    fn park(&self, call: Parked) {
+        let count = self.count.get();
+        self.count.set(count + 1);
+        if let Some(innermost) = self.parked[count % PARKED].replace(Some(call)) {
+            innermost.end(false);
+        }
+    }
+}
+
+impl Parked {
+    fn end(self, failed: bool) {
+        let Parked {
+            series,
+            now,
+            elapsed,
+        } = self;
+        let shard = series.writer_shard(writers::current());
+        series.record_end(shard, now, elapsed, failed);
+        if failed {
+            count_timeout(series);
         }
     }
 }
@@ -92,7 +113,7 @@ pub(crate) fn mark_measured() {
 }
 
 /// An instrumented future dropped unfinished: parks its end in the current slot, if there is
-/// one with room, and says whether it did (else the caller records a cancellation).
+/// one, and says whether it did (else the caller records a cancellation).
 #[inline]
 pub(crate) fn park(series: &'static Series, start: u64) -> bool {
     CURRENT.with(|current| {
@@ -100,15 +121,12 @@ pub(crate) fn park(series: &'static Series, start: u64) -> bool {
         let Some(slot) = (unsafe { current.get().as_ref() }) else {
             return false;
         };
-        let Some(free) = slot.parked.iter().find(|parked| parked.get().is_none()) else {
-            return false;
-        };
         let now = series.clock.now();
-        free.set(Some(Parked {
+        slot.park(Parked {
             series,
             now,
             elapsed: now.saturating_sub(start),
-        }));
+        });
         slot.measured.set(true);
         true
     })
