@@ -163,6 +163,83 @@ async fn a_timeout_is_an_error_of_the_handler_it_cut_short() {
 }
 
 #[prometheus_metrics]
+async fn hung_under_scrapes() -> &'static str {
+    std::future::pending::<()>().await;
+    "never"
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scrapes_while_timeouts_are_judged_add_up() {
+    const REQUESTS: usize = 200;
+    const AT_ONCE: usize = 16;
+    let router = Router::new()
+        .route("/hung-under-scrapes", get(hung_under_scrapes))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::GATEWAY_TIMEOUT,
+            Duration::from_millis(20),
+        ))
+        .layer(EdgeLayer::new());
+    let addr = serve(router).await;
+    let before = HandlerValues::of("hung_under_scrapes");
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Scrapes in a thread of its own, as fast as it can, while the timeouts are judged.
+    let scraper = std::thread::spawn({
+        let done = done.clone();
+        move || {
+            let mut last = HandlerValues::of("hung_under_scrapes").since(&before);
+            let mut scrapes = 0;
+            while !done.load(std::sync::atomic::Ordering::Acquire) {
+                let now = HandlerValues::of("hung_under_scrapes").since(&before);
+                assert!(now.errors <= now.requests, "{now:?}");
+                assert!(now.latency_count <= now.requests, "{now:?}");
+                assert!((0.0..=AT_ONCE as f64).contains(&now.in_flight), "{now:?}");
+                assert!(
+                    now.requests >= last.requests && now.errors >= last.errors,
+                    "{now:?}"
+                );
+                last = now;
+                scrapes += 1;
+            }
+            scrapes
+        }
+    });
+    let client = reqwest::Client::new();
+    let mut requests = tokio::task::JoinSet::new();
+    for _ in 0..REQUESTS {
+        requests.spawn(
+            client
+                .get(format!("http://{addr}/hung-under-scrapes"))
+                .send(),
+        );
+        if requests.len() >= AT_ONCE {
+            let response = requests.join_next().await.unwrap().unwrap().unwrap();
+            assert_eq!(response.status(), StatusCode::GATEWAY_TIMEOUT);
+        }
+    }
+    while let Some(response) = requests.join_next().await {
+        assert_eq!(
+            response.unwrap().unwrap().status(),
+            StatusCode::GATEWAY_TIMEOUT
+        );
+    }
+    done.store(true, std::sync::atomic::Ordering::Release);
+    let scrapes = scraper.join().unwrap();
+    assert!(scrapes > 10, "only {scrapes} scrapes");
+    let change = HandlerValues::of("hung_under_scrapes").since(&before);
+    let all = REQUESTS as f64;
+    assert_eq!(
+        (
+            change.requests,
+            change.errors,
+            change.latency_count,
+            change.in_flight
+        ),
+        (all, all, all, 0.0),
+        "{change:?}"
+    );
+}
+
+#[prometheus_metrics]
 async fn nested_1() -> &'static str {
     nested_2().await
 }
