@@ -118,3 +118,50 @@ async fn the_edge_counts_what_no_handler_answered_and_judges_what_it_cut_short()
     );
     handle.stop(true).await;
 }
+
+/// actix-http answers a request head that does not arrive within `client_request_timeout` with
+/// 408 from the connection, before any service runs: no middleware sees it (README), so it is in
+/// no metric, and no handler's error.
+#[actix_web::test]
+async fn a_client_request_timeout_is_answered_before_the_edge_and_counted_nowhere() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let api = Api::new(TOKEN);
+    let server = HttpServer::new(move || {
+        App::new()
+            .configure(|config| api.configure(config))
+            .wrap(EdgeMiddleware::new())
+    })
+    .workers(1)
+    .disable_signals()
+    .client_request_timeout(Duration::from_millis(100))
+    .bind(("127.0.0.1", 0))
+    .unwrap();
+    let addr = server.addrs()[0];
+    let server = server.run();
+    let handle = server.handle();
+    actix_web::rt::spawn(server);
+
+    let before = Scrape::take();
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    // Half a request head, then nothing.
+    stream
+        .write_all(b"GET /scopes HTTP/1.1\r\nhost: x\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer:?}");
+
+    // No 408 at the edge, under any route (the other test of this file runs alongside, so only
+    // 408s are compared).
+    let edge_408s = |scrape: &Scrape| -> f64 {
+        let edge = scrape.samples.iter().filter(|sample| sample.name == EDGE);
+        let timeouts =
+            edge.filter(|sample| sample.labels.get("code").map(String::as_str) == Some("408"));
+        timeouts.map(|sample| sample.value).sum()
+    };
+    assert_eq!(edge_408s(&Scrape::take()), edge_408s(&before));
+    handle.stop(true).await;
+}
