@@ -15,18 +15,7 @@ use reqwest::header::CONTENT_TYPE;
 use reqwest::{Method, StatusCode};
 
 fn edge(scrape: &Scrape, route: &str, method: &str, code: u16) -> f64 {
-    let name = format!("{NAMESPACE}_edge_responses_total");
-    scrape
-        .samples
-        .iter()
-        .filter(|sample| {
-            sample.name == name
-                && sample.labels["route"] == route
-                && sample.labels["method"] == method
-                && sample.labels["code"] == code.to_string()
-        })
-        .map(|sample| sample.value)
-        .sum()
+    scrape.edge_responses(NAMESPACE, route, method, &code.to_string())
 }
 
 #[tokio::test]

@@ -78,6 +78,21 @@ impl Scrape {
             .clone()
     }
 
+    /// The answers `<namespace>_edge_responses_total` counted for `route`, `method` and `code`
+    /// (0 before the first).
+    pub fn edge_responses(&self, namespace: &str, route: &str, method: &str, code: &str) -> f64 {
+        let name = format!("{namespace}_edge_responses_total");
+        let is = |sample: &Sample, label: &str, value: &str| {
+            sample.labels.get(label).map(String::as_str) == Some(value)
+        };
+        self.samples
+            .iter()
+            .filter(|sample| sample.name == name && is(sample, "route", route))
+            .filter(|sample| is(sample, "method", method) && is(sample, "code", code))
+            .map(|sample| sample.value)
+            .sum()
+    }
+
     /// The four handler families of one handler (default namespace), for before/after checks.
     pub fn handler(&self, handler: &str) -> HandlerValues {
         self.handler_in("handler", handler)

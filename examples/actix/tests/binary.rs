@@ -13,7 +13,6 @@ use reqwest::{Client, Method, StatusCode};
 use serde_json::Value;
 
 const TOKEN: &str = "binary-s3cret";
-const EDGE: &str = "handler_edge_responses_total";
 
 /// The running binary, killed on drop.
 struct Example {
@@ -71,17 +70,7 @@ impl Drop for Example {
 }
 
 fn edge(scrape: &Scrape, route: &str, method: &str, code: &str) -> f64 {
-    let label = |sample: &handler_metrics_tests::Sample, name: &str| {
-        sample.labels.get(name).cloned().unwrap_or_default()
-    };
-    scrape
-        .samples
-        .iter()
-        .filter(|sample| sample.name == EDGE)
-        .filter(|sample| label(sample, "route") == route && label(sample, "method") == method)
-        .filter(|sample| label(sample, "code") == code)
-        .map(|sample| sample.value)
-        .sum()
+    scrape.edge_responses("handler", route, method, code)
 }
 
 #[actix_web::test]

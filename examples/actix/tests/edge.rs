@@ -31,17 +31,7 @@ async fn gives_up() -> HttpResponse {
 }
 
 fn edge(scrape: &Scrape, route: &str, method: &str, code: &str) -> f64 {
-    scrape
-        .samples
-        .iter()
-        .filter(|sample| {
-            sample.name == EDGE
-                && sample.labels.get("route").map(String::as_str) == Some(route)
-                && sample.labels.get("method").map(String::as_str) == Some(method)
-                && sample.labels.get("code").map(String::as_str) == Some(code)
-        })
-        .map(|sample| sample.value)
-        .sum()
+    scrape.edge_responses("handler", route, method, code)
 }
 
 #[actix_web::test]
