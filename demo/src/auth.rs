@@ -2,8 +2,8 @@
 
 use std::fmt;
 
-use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
+use axum::http::{HeaderMap, HeaderValue};
 use subtle::ConstantTimeEq;
 
 use crate::error::ApiError;
@@ -63,7 +63,12 @@ pub(crate) enum Credentials {
 
 impl Credentials {
     pub(crate) fn from_headers(headers: &HeaderMap) -> Credentials {
-        let Some(value) = headers.get(AUTHORIZATION) else {
+        Credentials::from_authorization(headers.get(AUTHORIZATION))
+    }
+
+    /// From the `Authorization` header's value, if there is one.
+    pub(crate) fn from_authorization(value: Option<&HeaderValue>) -> Credentials {
+        let Some(value) = value else {
             return Credentials::Missing;
         };
         let Some((scheme, token)) = value.to_str().ok().and_then(|v| v.trim().split_once(' '))

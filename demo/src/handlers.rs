@@ -20,7 +20,7 @@ use std::time::Duration;
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, FromRequestParts, Query};
-use axum::http::header::{ACCEPT, CONTENT_TYPE, LOCATION};
+use axum::http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, LOCATION};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Response};
@@ -245,10 +245,15 @@ impl<T: DeserializeOwned> FromRequest<App> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: axum::extract::Request, app: &App) -> Result<Self, ApiError> {
-        let credentials = Credentials::from_headers(request.headers());
+        // Kept, not parsed: the token is read only if the body is refused.
+        let authorization = request.headers().get(AUTHORIZATION).cloned();
+        let authenticated = || {
+            let credentials = Credentials::from_authorization(authorization.as_ref());
+            credentials.verify(&app.0.token).is_ok()
+        };
         match Json::<T>::from_request(request, app).await {
             Ok(Json(body)) => Ok(JsonBody(Ok(body))),
-            Err(rejection) if credentials.verify(&app.0.token).is_ok() => Err(rejection.into()),
+            Err(rejection) if authenticated() => Err(rejection.into()),
             Err(rejection) => Ok(JsonBody(Err(rejection))),
         }
     }
